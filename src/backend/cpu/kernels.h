@@ -42,10 +42,11 @@ void softmax_rows(ThreadPool& pool, float* x, int64_t rows, int64_t cols);  // s
 void log_softmax_row(const float* x, float* y, int64_t n);                  // one row
 void gelu_erf(ThreadPool& pool, float* x, int64_t n);   // 0.5 x (1 + erf(x / sqrt 2)), exact form
 void gelu_tanh(ThreadPool& pool, float* x, int64_t n);  // "gelu_new"/"gelu_pytorch_tanh"
+void erf(ThreadPool& pool, float* x, int64_t n);        // x = erf(x), |error| < 3e-7
 void relu(ThreadPool& pool, float* x, int64_t n);
 void add(ThreadPool& pool, const float* a, const float* b, float* y, int64_t n);  // y = a + b
 void mul(ThreadPool& pool, const float* a, const float* b, float* y, int64_t n);  // y = a * b
-void scale(float* x, float s, int64_t n);                                        // x *= s
+void scale(float* x, float s, int64_t n);                                         // x *= s
 
 // ----------------------------------------------------------------------------- conversions
 void f16_to_f32(const uint16_t* x, float* y, int64_t n);
@@ -61,8 +62,11 @@ void embedding(const float* table, int64_t dim, const int32_t* ids, int64_t n, f
 //   out[b, i, h, :] = softmax_j(scale * q[b,i,h,:]·k[b,j,h,:] + bias[b,h,i,j]) · v[b,j,h,:]
 // over the keys j allowed by key_mask and causality. Element (b, t, h, d) of q lives at
 // q + b*q_batch_stride + t*q_row_stride + h*q_head_stride + d (likewise k, v, out), so both
-// [B, T, H*D] activations and [B, H, Tmax, D] KV caches are described without copies.
-// A query row with no allowed key gets zeros.
+// [B, T, H*D] activations and [B, H, Tmax, D] KV caches are described without copies; the head
+// dimension must be contiguous, and rows of more than one element must not overlap (row stride
+// >= head_dim). A query row with no allowed key gets zeros. Excluded keys get probability exactly
+// 0, so their values do not matter as long as they are finite (0 * inf is NaN in the P.V
+// product); only keys j < kv_len are ever read.
 struct AttentionParams {
   int64_t batch = 1, heads = 1, q_len = 0, kv_len = 0, head_dim = 0;
   const float* q = nullptr;
@@ -88,11 +92,13 @@ struct AttentionParams {
 void attention(ThreadPool& pool, const AttentionParams& p);
 
 // ----------------------------------------------------------------------------- dispatch
-// The instruction set the SIMD kernels run with ("AVX3", "AVX2", "SSE4", "EMU128"...).
+// The instruction set the SIMD kernels run with: "AVX3" (AVX-512), "AVX2", "SSE4", or the
+// portable fallback "EMU128" ("SCALAR" where Highway disables EMU128, e.g. built with GCC < 12.3).
 std::string active_isa();
-// Restricts dispatch to at most `isa` (e.g. "AVX2", "SSE4", "scalar"/"EMU128") for testing and
-// benchmarking; "best" restores the default. Process-wide (Highway's dispatch table is); call it
-// before starting work, not while kernels run. Throws Error(kInvalidArgument) on unknown names.
+// Restricts dispatch to at most `isa` ("AVX3", "AVX2", "SSE4", "EMU128" or "scalar": the portable
+// fallback; any case) for testing and benchmarking; "best" restores the default. Process-wide
+// (Highway's dispatch table is); call it before starting work, not while kernels run. Throws
+// Error(kInvalidArgument) on unknown names.
 void set_max_isa(const std::string& isa);
 
 }  // namespace blip2::cpu
