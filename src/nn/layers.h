@@ -1,0 +1,63 @@
+// Building blocks shared by the models: Linear, LayerNorm, RMSNorm and activations. Each holds its
+// weights (loaded by the checkpoint's names) and runs on the CPU kernels; model code never calls a
+// SIMD or BLAS routine itself.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "io/checkpoint.h"
+
+namespace blip2 {
+
+// torch.nn.Linear: y = x W^T + b, W [out, in].
+struct Linear {
+  Tensor weight;  // [out, in]
+  Tensor bias;    // [out], undefined when the layer has none
+
+  int64_t in_features() const { return weight.dim(1); }
+  int64_t out_features() const { return weight.dim(0); }
+
+  // Loads "<name>.weight" (and "<name>.bias" when has_bias).
+  static Linear load(const WeightLoader& w, std::string_view name, int64_t in, int64_t out,
+                     bool has_bias = true);
+  // y[rows, out] = x[rows, in] W^T + b (rows contiguous).
+  void forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;
+  // Same with explicit row strides (elements) for x and y.
+  void forward(ThreadPool& pool, const float* x, int64_t ldx, int64_t rows, float* y,
+               int64_t ldy) const;
+  // x f32 [..., in] -> f32 [..., out]
+  Tensor forward(ThreadPool& pool, const Tensor& x) const;
+};
+
+// torch.nn.LayerNorm over the last dimension.
+struct LayerNorm {
+  Tensor weight, bias;  // [dim]
+  float eps = 1e-5f;
+
+  static LayerNorm load(const WeightLoader& w, std::string_view name, int64_t dim, double eps);
+  void forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;  // x may equal y
+  int64_t dim() const { return weight.dim(0); }
+};
+
+// T5LayerNorm (RMS norm, no mean, no bias).
+struct RmsNorm {
+  Tensor weight;  // [dim]
+  float eps = 1e-6f;
+
+  static RmsNorm load(const WeightLoader& w, std::string_view name, int64_t dim, double eps);
+  void forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;
+  int64_t dim() const { return weight.dim(0); }
+};
+
+enum class Activation { kGelu, kGeluTanh, kRelu };
+// "gelu" -> exact erf GELU; "gelu_new" / "gelu_pytorch_tanh" -> tanh form; "relu".
+Activation activation_from_name(const std::string& name);
+void apply_activation(ThreadPool& pool, Activation act, float* x, int64_t n);
+
+// y = a + b over n floats (y may alias a or b).
+void add_inplace(ThreadPool& pool, float* y, const float* x, int64_t n);
+
+}  // namespace blip2
