@@ -5,17 +5,19 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(hwy REQUIRED)
 
-# OpenBLAS, the serial flavour: the engine's own thread pool splits GEMMs across threads, so
-# BLAS must not start threads of its own. Debian installs the flavours side by side.
+# OpenBLAS, the pthread flavour with its own threading switched off at run time
+# (cpu::gemm_nt calls openblas_set_num_threads(1)): the engine's thread pool splits each product
+# and calls BLAS from every worker at once. The serial flavour cannot be used: Debian builds it
+# without locking, and concurrent calls then give wrong results (tests/unit/backend checks this).
 find_library(BLIP2_OPENBLAS_LIB NAMES openblas
-  PATHS /usr/lib/x86_64-linux-gnu/openblas-serial /usr/lib/aarch64-linux-gnu/openblas-serial
+  PATHS /usr/lib/x86_64-linux-gnu/openblas-pthread /usr/lib/aarch64-linux-gnu/openblas-pthread
   NO_DEFAULT_PATH)
 if(NOT BLIP2_OPENBLAS_LIB)
-  message(FATAL_ERROR "serial OpenBLAS not found: run scripts/install-deps.sh "
-                      "(Debian package libopenblas-serial-dev)")
+  message(FATAL_ERROR "OpenBLAS (pthread flavour) not found: run scripts/install-deps.sh "
+                      "(Debian package libopenblas-pthread-dev)")
 endif()
 find_path(BLIP2_CBLAS_INCLUDE NAMES cblas.h
-  PATHS /usr/include/x86_64-linux-gnu/openblas-serial /usr/include/aarch64-linux-gnu/openblas-serial
+  PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/aarch64-linux-gnu/openblas-pthread
   NO_DEFAULT_PATH)
 add_library(blip2_openblas INTERFACE)
 target_link_libraries(blip2_openblas INTERFACE ${BLIP2_OPENBLAS_LIB})

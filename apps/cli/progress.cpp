@@ -21,7 +21,7 @@ void Progress::advance(int64_t n) {
 void Progress::finish() {
   if (finished_ || !enabled_) return;
   finished_ = true;
-  draw(true);
+  if (tty_ || done_ != total_) draw(true);  // the last advance() already printed the final line
   if (tty_) std::fputc('\n', stderr);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "generate/options.h"
@@ -17,9 +18,17 @@ namespace blip2 {
 class Blip2Model;
 class Tokenizer;
 
+class Checkpoint;
+
 struct EngineOptions {
   size_t threads = 0;         // 0: one per physical core
   DecodeLimits image_limits;  // decompression-bomb limits for decode helpers
+  // Compute format of the large weight matrices (converted at load when the checkpoint stores
+  // another dtype). f32 reproduces the reference.
+  WeightFormat weights = WeightFormat::kF32;
+  // Weights from memory instead of the folder's safetensors files (benchmarks of random models);
+  // the folder still provides config.json, the tokenizer and preprocessor_config.json.
+  std::shared_ptr<const Checkpoint> checkpoint;
 };
 
 enum class Task { kCaption, kVqa };

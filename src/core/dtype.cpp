@@ -47,6 +47,25 @@ std::optional<DType> dtype_from_user_string(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kF32: return "f32";
+    case WeightFormat::kBF16: return "bf16";
+    case WeightFormat::kInt8: return "int8";
+    case WeightFormat::kQ4: return "q4";
+  }
+  return "?";
+}
+
+std::optional<WeightFormat> weight_format_from_string(std::string_view s) {
+  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4})
+    if (s == weight_format_name(f)) return f;
+  if (s == "float32" || s == "fp32") return WeightFormat::kF32;
+  if (s == "bfloat16") return WeightFormat::kBF16;
+  if (s == "i8" || s == "q8") return WeightFormat::kInt8;
+  return std::nullopt;
+}
+
 bool is_float_dtype(DType t) {
   return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF64;
 }

@@ -32,6 +32,13 @@ std::optional<DType> dtype_from_name(std::string_view name);
 std::optional<DType> dtype_from_user_string(std::string_view name);
 bool is_float_dtype(DType t);
 
+// How the weights of the large matrix multiplies are held for compute, whatever dtype the
+// checkpoint stores: f32 (the reference's precision), bf16, int8 with per-output-channel scales,
+// or 4-bit blocks ("q4"). Chosen at load (EngineOptions::weights) or stored by `blip2 quantize`.
+enum class WeightFormat : uint8_t { kF32, kBF16, kInt8, kQ4 };
+std::string_view weight_format_name(WeightFormat f);  // "f32", "bf16", "int8", "q4"
+std::optional<WeightFormat> weight_format_from_string(std::string_view s);
+
 // Scalar conversions (exact for the widening direction; round-to-nearest-even when narrowing, as
 // PyTorch does). Vectorised versions live in backend/cpu.
 inline float bf16_to_f32(uint16_t h) {

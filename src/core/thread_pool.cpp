@@ -40,14 +40,14 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work_on_current_job() {
+void ThreadPool::work_on(const Job& job) {
   const bool was_inside = t_inside_pool_task;
   t_inside_pool_task = true;
   for (;;) {
     const size_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= num_tasks_) break;
+    if (task >= job.num_tasks) break;
     try {
-      fn_(ctx_, task);
+      job.fn(job.ctx, task);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -60,14 +60,16 @@ void ThreadPool::work_on_current_job() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    Job job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
+      job = job_;
       ++active_workers_;
     }
-    work_on_current_job();
+    work_on(job);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --active_workers_;
@@ -83,25 +85,25 @@ void ThreadPool::run_impl(size_t num_tasks, TaskFn fn, void* ctx) {
     return;
   }
   std::lock_guard<std::mutex> run_lock(run_mutex_);
+  const Job job{fn, ctx, num_tasks};
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = fn;
-    ctx_ = ctx;
-    num_tasks_ = num_tasks;
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A worker that woke late for the previous job may still be inside it (finding no task left);
+    // publishing now would let it run this job's tasks with the previous job's function.
+    done_.wait(lock, [&] { return active_workers_ == 0; });
+    job_ = job;
     next_task_.store(0, std::memory_order_relaxed);
     tasks_done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
     ++generation_;
   }
   wake_.notify_all();
-  work_on_current_job();
+  work_on(job);
   std::exception_ptr error;
   {
-    // Wait until every task finished and every worker left this job (so the next job's state
-    // cannot be observed by a worker still inside this one).
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] {
-      return tasks_done_.load(std::memory_order_acquire) == num_tasks_ && active_workers_ == 0;
+      return tasks_done_.load(std::memory_order_acquire) == num_tasks && active_workers_ == 0;
     });
     error = std::exchange(error_, nullptr);
   }

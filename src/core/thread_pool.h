@@ -59,8 +59,13 @@ class ThreadPool {
  private:
   using TaskFn = void (*)(void* ctx, size_t task);
   void run_impl(size_t num_tasks, TaskFn fn, void* ctx);
+  struct Job {
+    TaskFn fn = nullptr;
+    void* ctx = nullptr;
+    size_t num_tasks = 0;
+  };
   void worker_loop();
-  void work_on_current_job();
+  void work_on(const Job& job);
 
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one parallel region at a time
@@ -71,10 +76,10 @@ class ThreadPool {
   uint64_t generation_ = 0;
   bool stop_ = false;
 
-  // The current job.
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  size_t num_tasks_ = 0;
+  // The current job. Workers copy it under mutex_ when they join; a new job is published only
+  // once no worker is inside the previous one, so the counters below always belong to the job
+  // every active worker is working on.
+  Job job_;
   std::atomic<size_t> next_task_{0};
   std::atomic<size_t> tasks_done_{0};
   size_t active_workers_ = 0;

@@ -18,6 +18,24 @@ std::shared_ptr<const Checkpoint> Checkpoint::open_file(const std::string& path)
   return ck;
 }
 
+std::shared_ptr<const Checkpoint> Checkpoint::from_tensors(
+    std::vector<std::pair<std::string, Tensor>> tensors, std::string location) {
+  auto ck = std::make_shared<Checkpoint>();
+  ck->location_ = std::move(location);
+  for (auto& [name, t] : tensors) {
+    TensorInfo info;
+    info.name = name;
+    info.dtype = t.dtype();
+    info.shape = t.shape();
+    info.end = t.nbytes();
+    Tensor c = t.contiguous();
+    if (!ck->memory_.emplace(name, std::make_pair(std::move(info), std::move(c))).second)
+      fail(ErrorKind::kInvalidArgument, "duplicate tensor \"", name, "\" in ", ck->location_);
+    ck->owner_.emplace(name, kMemory);
+  }
+  return ck;
+}
+
 std::shared_ptr<const Checkpoint> Checkpoint::open(const std::string& model_dir) {
   const fs::path dir(model_dir);
   if (!fs::is_directory(dir))
@@ -74,13 +92,16 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const std::string& model_dir)
 
 const TensorInfo* Checkpoint::find(std::string_view name) const {
   auto it = owner_.find(name);
-  return it == owner_.end() ? nullptr : files_[it->second].find(name);
+  if (it == owner_.end()) return nullptr;
+  if (it->second == kMemory) return &memory_.find(name)->second.first;
+  return files_[it->second].find(name);
 }
 
 Tensor Checkpoint::get(std::string_view name) const {
   auto it = owner_.find(name);
   if (it == owner_.end())
     fail(ErrorKind::kNotFound, "checkpoint ", location_, " has no tensor \"", name, "\"");
+  if (it->second == kMemory) return memory_.find(name)->second.second;
   return files_[it->second].get(name);
 }
 
@@ -94,7 +115,7 @@ std::vector<std::string> Checkpoint::names() const {
 size_t Checkpoint::total_bytes() const {
   size_t n = 0;
   for (const auto& [name, idx] : owner_) {
-    const TensorInfo* t = files_[idx].find(name);
+    const TensorInfo* t = find(name);
     n += t->end - t->begin;
   }
   return n;

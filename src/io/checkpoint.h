@@ -26,6 +26,9 @@ class Checkpoint {
   static std::shared_ptr<const Checkpoint> open(const std::string& model_dir);
   // Opens a single safetensors file.
   static std::shared_ptr<const Checkpoint> open_file(const std::string& path);
+  // Tensors held in memory (e.g. a random model made for a benchmark), served like a file's.
+  static std::shared_ptr<const Checkpoint> from_tensors(std::vector<std::pair<std::string, Tensor>> tensors,
+                                                        std::string location = "<memory>");
 
   const TensorInfo* find(std::string_view name) const;
   Tensor get(std::string_view name) const;  // as stored; throws Error(kNotFound)
@@ -38,6 +41,9 @@ class Checkpoint {
   std::string location_;
   std::vector<SafetensorsFile> files_;
   std::map<std::string, size_t, std::less<>> owner_;  // tensor name -> index in files_
+  // In-memory tensors and their descriptions (owner_ maps them to kMemory).
+  static constexpr size_t kMemory = static_cast<size_t>(-1);
+  std::map<std::string, std::pair<TensorInfo, Tensor>, std::less<>> memory_;
 };
 
 class WeightLoader {

@@ -29,7 +29,8 @@ std::shared_ptr<const Engine> Engine::load(const std::string& model, const Engin
          e->image_processor_.height, "x", e->image_processor_.width, " but vision_config.image_size is ",
          e->config_.vision.image_size, "; the files of this checkpoint disagree");
   e->generation_defaults_ = load_generation_defaults(e->model_dir_);
-  e->model_ = Blip2Model::load(Checkpoint::open(e->model_dir_), e->config_);
+  e->model_ = Blip2Model::load(options.checkpoint ? options.checkpoint : Checkpoint::open(e->model_dir_),
+                               e->config_);
   // The tokenizer must not produce ids the model cannot embed.
   if (e->tokenizer_->size() > e->config_.lm_vocab_size())
     fail(ErrorKind::kFormat, e->model_dir_, ": the tokenizer has ", e->tokenizer_->size(),

@@ -24,9 +24,17 @@ inline std::string shell_quote(const std::string& s) {
 
 inline CliResult run_cli(const std::vector<std::string>& args) {
   TempDir dir;
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) about " " + string.
   std::string cmd = shell_quote(BLIP2_CLI_PATH);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote(dir.file("out")) + " 2>" + shell_quote(dir.file("err")) + " </dev/null";
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
+  cmd += " >";
+  cmd += shell_quote(dir.file("out"));
+  cmd += " 2>";
+  cmd += shell_quote(dir.file("err"));
+  cmd += " </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "blip2/engine.h"
 #include "core/mapped_file.h"
 #include "core/tensor.h"
 
@@ -19,6 +20,13 @@ inline std::string repo_path(const std::string& rel) {
   return (std::filesystem::path(BLIP2_TEST_DATA).parent_path().parent_path() / rel).string();
 }
 inline nlohmann::json load_json(const std::string& path) { return nlohmann::json::parse(read_text_file(path)); }
+
+// Engine options for tests: two threads, so the parallel paths run even on one-core machines.
+inline EngineOptions two_threads() {
+  EngineOptions o;
+  o.threads = 2;
+  return o;
+}
 
 // A fresh temporary folder removed at the end of the test.
 class TempDir {

@@ -13,7 +13,7 @@ namespace {
 class DemoModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    engine_ = new std::shared_ptr<const Engine>(Engine::load(test::repo_path("models/shapes-demo"), {.threads = 2}));
+    engine_ = new std::shared_ptr<const Engine>(Engine::load(test::repo_path("models/shapes-demo"), test::two_threads()));
     expected_ = new nlohmann::json(test::load_json(test::repo_path("models/shapes-demo/expected/generation.json")));
   }
   static void TearDownTestSuite() {

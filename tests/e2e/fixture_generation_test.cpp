@@ -21,7 +21,7 @@ class FixtureGeneration : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(FixtureGeneration, EveryImageAndPromptTokenExact) {
-  auto engine = Engine::load(dir(), {.threads = 2});
+  auto engine = Engine::load(dir(), test::two_threads());
   Session session(engine);
   const auto gen = test::load_json(dir() + "/expected/generation.json");
   int n = 0;
@@ -42,7 +42,7 @@ TEST_P(FixtureGeneration, EveryImageAndPromptTokenExact) {
 }
 
 TEST_P(FixtureGeneration, BatchedCaseTokenExact) {
-  auto engine = Engine::load(dir(), {.threads = 2});
+  auto engine = Engine::load(dir(), test::two_threads());
   Session session(engine);
   const auto gen = test::load_json(dir() + "/expected/generation.json");
   const auto& batch = gen["batch"];

@@ -6,7 +6,7 @@
 // With causality a block only computes the keys its last row may see. Query ranges are split
 // into blocks so that two threads stay busy when batch * heads is small (vision and Q-Former
 // with one image), and so that a block's scores stay cache-sized for long sequences.
-#include <cblas.h>
+#include "backend/cpu/blas.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -96,6 +96,7 @@ void attention(ThreadPool& pool, const AttentionParams& p) {
               "attention sizes batch=", p.batch, " heads=", p.heads, " q_len=", p.q_len,
               " kv_len=", p.kv_len, " head_dim=", p.head_dim);
   if (p.batch == 0 || p.heads == 0 || p.q_len == 0 || p.head_dim == 0) return;
+  prepare_blas();
   // Rows with more than one element must not overlap (BLAS leading dimensions).
   BLIP2_CHECK(
       (p.q_len == 1 || p.q_row_stride >= p.head_dim) &&

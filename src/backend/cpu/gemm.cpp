@@ -1,4 +1,4 @@
-// f32 matrix multiply through OpenBLAS (serial build: BLAS starts no threads of its own). The
+// f32 matrix multiply through OpenBLAS (BLAS's own threads switched off: see blas.h). The
 // engine's pool splits each product into a few large blocks, one cblas call per block:
 //   - along N (output columns / weight rows) in multiples of 16 columns, so every block keeps
 //     whole SIMD-width panels; each block reads all of A and its own slice of B;
@@ -6,9 +6,9 @@
 //   - M == 1 (a decode step) is a matrix-vector product: sgemv, split along N.
 // Small products run inline on the calling thread: waking a worker costs more than they do.
 //
-// Concurrent cblas calls from several threads are safe with Debian's serial OpenBLAS, which is
-// built with USE_LOCKING (its buffer allocator takes a spin lock); tests/unit/backend checks it.
-#include <cblas.h>
+// Concurrent cblas calls are safe with Debian's pthread OpenBLAS once its own threading is off
+// (prepare_blas); the serial build races under contention. tests/unit/backend checks it.
+#include "backend/cpu/blas.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -68,6 +68,7 @@ void gemm_nt(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, 
              const float* B, int64_t ldb, float* C, int64_t ldc, float alpha, float beta) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return scale_only(M, N, C, ldc, beta);
+  prepare_blas();
   // Row-major leading dimensions must cover a row (BLAS rejects them otherwise); a matrix with a
   // single row never uses its stride, so any value is accepted there.
   if (M == 1) {
@@ -103,6 +104,7 @@ void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, 
              const float* B, int64_t ldb, float* C, int64_t ldc, float alpha, float beta) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return scale_only(M, N, C, ldc, beta);
+  prepare_blas();
   if (M == 1) {
     lda = std::max(lda, K);
     ldc = std::max(ldc, N);
