@@ -4,8 +4,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <tuple>
+#include <utility>
 
 #include "backend/cpu/kernels.h"
+#include "core/error.h"
 #include "generate/logits_processors.h"
 
 namespace blip2 {
@@ -26,6 +29,59 @@ struct Histories {
 
 // ------------------------------------------------------------------ greedy and sampling
 
+// One random stream per sampled row. The stream depends on the request's seed and on the row's
+// sample index within its item (0 .. num_return_sequences-1), never on the item's place in the
+// batch, so an image gets the same samples alone or batched with others. std::seed_seq and
+// mt19937_64 are fully specified by the standard, and the uniform draw below is ours (not
+// std::uniform_real_distribution, whose algorithm the standard leaves open), so a seed gives the
+// same tokens with every standard library.
+class RowRng {
+ public:
+  RowRng(uint64_t base_seed, uint64_t sample_index) {
+    std::seed_seq seq{static_cast<uint32_t>(base_seed), static_cast<uint32_t>(base_seed >> 32),
+                      static_cast<uint32_t>(sample_index),
+                      static_cast<uint32_t>(sample_index >> 32)};
+    gen_.seed(seq);
+  }
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+// Draws a token from softmax(scores) (already processed and warped; filtered entries are -inf)
+// by inverse CDF in index order. Returns the token and its log-probability.
+std::pair<int32_t, double> sample_token(std::span<const float> scores, RowRng& rng) {
+  const int64_t V = static_cast<int64_t>(scores.size());
+  const auto max_it = std::max_element(scores.begin(), scores.end());
+  const float mx = *max_it;
+  const int32_t argmax = static_cast<int32_t>(max_it - scores.begin());
+  // Every token filtered out (-inf; transformers would fail in multinomial) or a model that
+  // produced +inf: take the first best token rather than sample from nothing.
+  if (!std::isfinite(mx)) return {argmax, 0.0};
+  double total = 0.0;
+  for (int64_t v = 0; v < V; ++v) total += std::exp(static_cast<double>(scores[v]) - mx);
+  const double target = rng.uniform() * total;
+  double cum = 0.0;
+  int32_t tok = argmax;  // if rounding leaves target above the summed mass
+  for (int64_t v = 0; v < V; ++v) {
+    const double p = std::exp(static_cast<double>(scores[v]) - mx);
+    if (p == 0.0) continue;
+    cum += p;
+    if (target < cum) {
+      tok = static_cast<int32_t>(v);
+      break;
+    }
+  }
+  return {tok, static_cast<double>(scores[tok]) - mx - std::log(total)};
+}
+
 std::vector<std::vector<GeneratedSequence>> greedy_or_sample(LanguageModelState& state,
                                                              std::span<const LmPrompt> prompts,
                                                              const GenerationOptions& o,
@@ -43,8 +99,15 @@ std::vector<std::vector<GeneratedSequence>> greedy_or_sample(LanguageModelState&
   std::vector<float> scores(V);
   std::vector<float> logprobs(V);
   std::vector<int32_t> scratch;
-  std::mt19937_64 rng(o.seed ? *o.seed : std::random_device{}());
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::vector<RowRng> rngs;
+  if (o.do_sample) {
+    rngs.reserve(rows);
+    for (int64_t i = 0; i < items; ++i) {
+      // Without a seed every item gets its own random stream.
+      const uint64_t base = o.seed ? *o.seed : random_seed();
+      for (int64_t j = 0; j < per_item; ++j) rngs.emplace_back(base, static_cast<uint64_t>(j));
+    }
+  }
 
   for (int64_t step = 0; step < o.max_new_tokens; ++step) {
     const float* logits = state.logits();
@@ -56,31 +119,19 @@ std::vector<std::vector<GeneratedSequence>> greedy_or_sample(LanguageModelState&
       std::copy(logits + r * V, logits + (r + 1) * V, scores.begin());
       apply_logits_processors(o, t, hist.rows[r], step, scores);
       int32_t tok = 0;
+      double logprob = 0.0;
       if (o.do_sample) {
         apply_sampling_warpers(o, scores, scratch);
-        cpu::log_softmax_row(scores.data(), logprobs.data(), V);
-        // Inverse-CDF sampling from the warped distribution.
-        double u = uniform(rng), cum = 0.0;
-        tok = -1;
-        int32_t last_valid = 0;
-        for (int64_t v = 0; v < V; ++v) {
-          if (!std::isfinite(logprobs[v])) continue;
-          last_valid = static_cast<int32_t>(v);
-          cum += std::exp(static_cast<double>(logprobs[v]));
-          if (u < cum) {
-            tok = static_cast<int32_t>(v);
-            break;
-          }
-        }
-        if (tok < 0) tok = last_valid;  // rounding left u above the total mass
+        std::tie(tok, logprob) = sample_token(scores, rngs[r]);
       } else {
         // argmax, first index on ties (torch.argmax)
         tok = static_cast<int32_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
         cpu::log_softmax_row(scores.data(), logprobs.data(), V);
+        logprob = logprobs[tok];
       }
       next[r] = tok;
       seqs[r].tokens.push_back(tok);
-      seqs[r].score += logprobs[tok];
+      seqs[r].score += logprob;
       hist.rows[r].push_back(tok);
       if (is_eos(t, tok)) {
         seqs[r].ended_with_eos = true;
@@ -103,13 +154,16 @@ class BeamHypotheses {
  public:
   BeamHypotheses(int64_t num_beams, double length_penalty, EarlyStopping early_stopping,
                  int64_t max_length)
-      : num_beams_(num_beams), length_penalty_(length_penalty), early_stopping_(early_stopping),
+      : num_beams_(num_beams),
+        length_penalty_(length_penalty),
+        early_stopping_(early_stopping),
         max_length_(max_length) {}
 
   size_t size() const { return beams_.size(); }
 
   void add(std::vector<int32_t> tokens, double sum_logprobs, int64_t generated_len, bool eos) {
-    const double score = sum_logprobs / std::pow(static_cast<double>(generated_len), length_penalty_);
+    const double score =
+        sum_logprobs / std::pow(static_cast<double>(generated_len), length_penalty_);
     if (static_cast<int64_t>(beams_.size()) < num_beams_ || score > worst_score_) {
       beams_.push_back({std::move(tokens), score, eos});
       if (static_cast<int64_t>(beams_.size()) > num_beams_) {
@@ -131,23 +185,29 @@ class BeamHypotheses {
   bool is_done(double best_sum_logprobs, int64_t cur_len) const {
     if (static_cast<int64_t>(beams_.size()) < num_beams_) return false;
     switch (early_stopping_) {
-      case EarlyStopping::kTrue: return true;
+      case EarlyStopping::kTrue:
+        return true;
       case EarlyStopping::kHeuristic:
-        return worst_score_ >= best_sum_logprobs / std::pow(static_cast<double>(cur_len), length_penalty_);
+        return worst_score_ >=
+               best_sum_logprobs / std::pow(static_cast<double>(cur_len), length_penalty_);
       case EarlyStopping::kNever: {
         const int64_t len = length_penalty_ > 0.0 ? max_length_ : cur_len;
-        return worst_score_ >= best_sum_logprobs / std::pow(static_cast<double>(len), length_penalty_);
+        return worst_score_ >=
+               best_sum_logprobs / std::pow(static_cast<double>(len), length_penalty_);
       }
     }
     return false;
   }
 
-  // Best first; stable for equal scores (Python's sorted on the score key).
+  // Best first. The reference sorts ascending (stable) and pops from the end, so of equal
+  // scores the hypothesis added last comes first.
   std::vector<GeneratedSequence> best(int64_t n) const {
     std::vector<GeneratedSequence> all;
-    for (const auto& b : beams_) all.push_back({b.tokens, b.score, b.eos});
-    std::stable_sort(all.begin(), all.end(),
-                     [](const GeneratedSequence& a, const GeneratedSequence& b) { return a.score > b.score; });
+    for (auto it = beams_.rbegin(); it != beams_.rend(); ++it)
+      all.push_back({it->tokens, it->score, it->eos});
+    std::stable_sort(
+        all.begin(), all.end(),
+        [](const GeneratedSequence& a, const GeneratedSequence& b) { return a.score > b.score; });
     if (static_cast<int64_t>(all.size()) > n) all.resize(n);
     return all;
   }
@@ -175,24 +235,28 @@ std::vector<std::vector<GeneratedSequence>> beam_search(LanguageModelState& stat
   state.start(prompts, K, o.max_new_tokens);
   const int64_t V = state.vocab_size();
 
-  std::vector<double> beam_scores(rows, 0.0);
+  // Running scores are float32 sums, as the reference's beam_scores tensor: candidate order and
+  // near-ties then come out as they do there. Hypothesis scores are doubles (Python floats).
+  std::vector<float> beam_scores(rows, 0.0f);
   for (int64_t i = 0; i < items; ++i)
-    for (int64_t b = 1; b < K; ++b) beam_scores[i * K + b] = -1e9;  // only beam 0 at first
+    for (int64_t b = 1; b < K; ++b) beam_scores[i * K + b] = -1e9f;  // only beam 0 at first
   Histories hist(rows, t, o.max_new_tokens);
   std::vector<std::vector<int32_t>> generated(rows);
   std::vector<BeamHypotheses> hyps;
-  for (int64_t i = 0; i < items; ++i) hyps.emplace_back(K, o.length_penalty, o.early_stopping, o.max_new_tokens);
+  for (int64_t i = 0; i < items; ++i)
+    hyps.emplace_back(K, o.length_penalty, o.early_stopping, o.max_new_tokens);
   std::vector<bool> done(items, false);
 
-  const int64_t keep = std::max<int64_t>(2, 1 + static_cast<int64_t>(t.eos_token_ids.size())) * K;
+  const int64_t keep =
+      std::min(K * V, std::max<int64_t>(2, 1 + static_cast<int64_t>(t.eos_token_ids.size())) * K);
   std::vector<float> logprobs(V);
   struct Cand {
-    double score;
+    float score;
     int64_t index;  // beam * V + token
   };
   std::vector<Cand> cands(K * V);
   std::vector<int32_t> next_tokens(rows), src(rows);
-  std::vector<double> next_scores(rows);
+  std::vector<float> next_scores(rows);
   std::vector<std::vector<int32_t>> new_hist(rows), new_gen(rows);
 
   int64_t cur_len = 0;  // tokens generated so far
@@ -202,7 +266,7 @@ std::vector<std::vector<GeneratedSequence>> beam_search(LanguageModelState& stat
       if (done[i]) {
         for (int64_t b = 0; b < K; ++b) {
           next_tokens[i * K + b] = t.pad_token_id;
-          next_scores[i * K + b] = 0.0;
+          next_scores[i * K + b] = 0.0f;
           src[i * K + b] = static_cast<int32_t>(i * K + b);
         }
         continue;
@@ -212,10 +276,13 @@ std::vector<std::vector<GeneratedSequence>> beam_search(LanguageModelState& stat
         const int64_t r = i * K + b;
         cpu::log_softmax_row(logits + r * V, logprobs.data(), V);
         apply_logits_processors(o, t, hist.rows[r], cur_len, logprobs);
-        for (int64_t v = 0; v < V; ++v) cands[b * V + v] = {beam_scores[r] + logprobs[v], b * V + v};
+        for (int64_t v = 0; v < V; ++v)
+          cands[b * V + v] = {logprobs[v] + beam_scores[r], b * V + v};
       }
       // torch.topk(sorted=True): the `keep` largest, descending; equal scores by lower index.
-      auto better = [](const Cand& a, const Cand& b) { return a.score > b.score || (a.score == b.score && a.index < b.index); };
+      auto better = [](const Cand& a, const Cand& b) {
+        return a.score > b.score || (a.score == b.score && a.index < b.index);
+      };
       std::partial_sort(cands.begin(), cands.begin() + keep, cands.end(), better);
 
       int64_t beam = 0;
@@ -237,6 +304,9 @@ std::vector<std::vector<GeneratedSequence>> beam_search(LanguageModelState& stat
           ++beam;
         }
       }
+      if (beam < K)  // only when the vocabulary has fewer than 2 tokens per beam
+        fail(ErrorKind::kInvalidArgument, "num_beams ", K, " is too large for a vocabulary of ", V,
+             " tokens; use fewer beams");
       // The reference checks completion against the best candidate of this step.
       done[i] = done[i] || hyps[i].is_done(cands[0].score, gen_len);
     }

@@ -19,7 +19,9 @@ void apply_logits_processors(const GenerationOptions& o, const GenerationTokens&
                              std::span<float> scores);
 
 // Temperature, top-k and top-p on one row of logits in place (filtered entries become -inf).
-// `scratch` avoids allocation per token. min_tokens_to_keep as transformers (1).
+// With a temperature the logits are also shifted by their maximum (softmax is unchanged; a tiny
+// temperature cannot overflow). `scratch` avoids allocation per token. min_tokens_to_keep is
+// transformers' for sampling (1).
 void apply_sampling_warpers(const GenerationOptions& o, std::span<float> logits,
                             std::vector<int32_t>& scratch);
 

@@ -64,6 +64,10 @@ std::string pick_snapshot(const fs::path& repo_dir) {
 std::string resolve_model_path(const std::string& model) {
   std::error_code ec;
   if (fs::is_directory(model, ec)) return model;
+  if (fs::exists(model, ec))
+    fail(ErrorKind::kInvalidArgument, "model ", model,
+         " is a file; pass the model folder (the one holding config.json, the *.safetensors "
+         "weights and the tokenizer files)");
   std::string looked;
   if (looks_like_repo_id(model)) {
     std::string folder = "models--" + model;
