@@ -17,5 +17,8 @@ void register_generate_commands(CLI::App& app, Action& action);  // caption, ask
 void register_features_command(CLI::App& app, Action& action);
 void register_tokenize_commands(CLI::App& app, Action& action);  // tokenize, detokenize
 void register_eval_command(CLI::App& app, Action& action);
+void register_bench_command(CLI::App& app, Action& action);
+void register_make_random_command(CLI::App& app, Action& action);
+void register_quantize_command(CLI::App& app, Action& action);
 
 }  // namespace blip2::cli

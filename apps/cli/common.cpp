@@ -10,11 +10,18 @@ void add_model_flags(CLI::App* cmd, ModelArgs& args) {
       ->required();
   cmd->add_option("--threads", args.threads, "Threads (default: one per physical core)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--dtype", args.dtype,
+                  "Compute format of the large weights, converted at load: f32 (the reference), "
+                  "bf16, int8 (vision + language model) or q4 (language model). A folder written "
+                  "by `blip2 quantize` is used as stored, whatever this says")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "q4"}))
+      ->capture_default_str();
 }
 
 std::shared_ptr<const Engine> load_engine(const ModelArgs& args) {
   EngineOptions options;
   options.threads = args.threads;
+  if (const auto f = weight_format_from_string(args.dtype)) options.weights = *f;
   return Engine::load(args.model, options);
 }
 

@@ -14,9 +14,10 @@ namespace blip2::cli {
 struct ModelArgs {
   std::string model;
   size_t threads = 0;
+  std::string dtype = "f32";  // EngineOptions::weights
 };
 
-// -m/--model (required) and --threads.
+// -m/--model (required), --threads and --dtype.
 void add_model_flags(CLI::App* cmd, ModelArgs& args);
 std::shared_ptr<const Engine> load_engine(const ModelArgs& args);
 

@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   blip2::cli::register_inspect_command(app, action);
   blip2::cli::register_tokenize_commands(app, action);
   blip2::cli::register_eval_command(app, action);
+  blip2::cli::register_bench_command(app, action);
+  blip2::cli::register_make_random_command(app, action);
+  blip2::cli::register_quantize_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

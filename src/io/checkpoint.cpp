@@ -1,9 +1,15 @@
 #include "io/checkpoint.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/kernels.h"
 #include "core/mapped_file.h"
+#include "core/thread_pool.h"
 
 namespace blip2 {
 
@@ -140,6 +146,17 @@ WeightLoader WeightLoader::scope(std::string_view name, int64_t index) const {
 
 bool WeightLoader::has(std::string_view name) const { return checkpoint_->find(key(name)) != nullptr; }
 
+const TensorInfo* WeightLoader::info(std::string_view name) const { return checkpoint_->find(key(name)); }
+
+void WeightLoader::release(const Tensor& t) const {
+  if (!t.defined() || t.is_writable() || t.nbytes() == 0) return;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(t.raw_data());
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + t.nbytes()) / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 Tensor WeightLoader::get_stored(std::string_view name, const Shape& shape) const {
   const std::string k = key(name);
   const TensorInfo* info = checkpoint_->find(k);
@@ -163,7 +180,28 @@ Tensor WeightLoader::get(std::string_view name, const Shape& shape) const {
   if (!is_float_dtype(t.dtype()))
     fail(ErrorKind::kUnsupported, "tensor \"", key(name), "\" has dtype ", dtype_name(t.dtype()),
          "; only F32, F16 and BF16 weights are supported");
-  return t.to(DType::kF32);
+  if (t.dtype() == DType::kF64 || !t.is_contiguous()) return t.to(DType::kF32);
+  // F16 / BF16: the vectorised conversions, split over the pool for large tensors.
+  Tensor out = Tensor::empty(DType::kF32, t.shape());
+  const uint16_t* src = t.data<uint16_t>();
+  float* dst = out.mutable_data<float>();
+  const int64_t n = t.numel();
+  const bool bf16 = t.dtype() == DType::kBF16;
+  auto convert = [&](size_t b, size_t e) {
+    const int64_t i = static_cast<int64_t>(b), len = static_cast<int64_t>(e - b);
+    if (bf16) {
+      cpu::bf16_to_f32(src + i, dst + i, len);
+    } else {
+      cpu::f16_to_f32(src + i, dst + i, len);
+    }
+  };
+  if (pool_ != nullptr) {
+    pool_->parallel_for(static_cast<size_t>(n), size_t{1} << 20, convert);
+  } else {
+    convert(0, static_cast<size_t>(n));
+  }
+  release(t);
+  return out;
 }
 
 std::vector<std::string> WeightLoader::unused_keys() const {

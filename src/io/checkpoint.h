@@ -8,6 +8,7 @@
 //   // error if absent or mis-shaped: 'qformer.encoder.layer.3.attention.attention.query.weight'
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -18,6 +19,8 @@
 #include "io/safetensors.h"
 
 namespace blip2 {
+
+class ThreadPool;
 
 class Checkpoint {
  public:
@@ -54,6 +57,32 @@ class WeightLoader {
   WeightLoader scope(std::string_view name, int64_t index) const;  // prefix + name.index + "."
   std::string key(std::string_view name) const { return prefix_ + std::string(name); }
   bool has(std::string_view name) const;
+  // The stored dtype and shape of a tensor (null when absent); does not count as a use.
+  const TensorInfo* info(std::string_view name) const;
+
+  // A pool for the conversions done while loading (dtype widening, quantisation); scopes
+  // inherit it. Null (the default) converts on the calling thread.
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
+  ThreadPool* pool() const { return pool_; }
+  // Drops the resident pages of `t` when it is a view of a mapped checkpoint file whose data was
+  // converted and is no longer needed in its stored form (madvise MADV_DONTNEED on the pages
+  // wholly inside it: they stay in the page cache and come back on access, so this is safe even
+  // if someone reads the view again). No-op for owned tensors.
+  void release(const Tensor& t) const;
+
+  // Tensors made while loading in place of stored ones (quantised weights converted from float
+  // ones), by full checkpoint name, in load order: what `blip2 quantize` writes. Recorded only
+  // when a sink is set; scopes share it. Loading is single-threaded, so the sink needs no lock.
+  struct ConversionSink {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    std::function<void(const std::string& name)> on_record;  // optional (progress)
+  };
+  void set_conversion_sink(std::shared_ptr<ConversionSink> sink) { sink_ = std::move(sink); }
+  void record_converted(std::string_view name, const Tensor& t) const {
+    if (!sink_ || !t.defined()) return;
+    sink_->tensors.emplace_back(key(name), t);
+    if (sink_->on_record) sink_->on_record(sink_->tensors.back().first);
+  }
 
   // The tensor as f32 with exactly `shape` (converted from F16/BF16/F64 if stored so; a zero-copy
   // view of the mapping when stored as aligned F32). Error(kFormat) names the full key and both
@@ -74,6 +103,8 @@ class WeightLoader {
   std::shared_ptr<const Checkpoint> checkpoint_;
   std::shared_ptr<Used> used_;
   std::string prefix_;
+  ThreadPool* pool_ = nullptr;
+  std::shared_ptr<ConversionSink> sink_;
 };
 
 }  // namespace blip2

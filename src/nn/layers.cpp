@@ -5,13 +5,57 @@
 namespace blip2 {
 
 Linear Linear::load(const WeightLoader& w, std::string_view name, int64_t in, int64_t out,
-                    bool has_bias) {
+                    bool has_bias, WeightFormat format) {
   Linear l;
   const std::string n(name);
-  l.weight = w.get(n + ".weight", {out, in});
+  FormattedWeight f = load_weight(w, n, out, in, format);
+  l.format = f.format;
+  l.weight = std::move(f.weight);
+  l.weight_scale = std::move(f.scale);
   if (has_bias) l.bias = w.get(n + ".bias", {out});
   return l;
 }
+
+Linear Linear::from_weight(const WeightLoader& w, std::string_view name, const Tensor& weight,
+                           WeightFormat format) {
+  Linear l;
+  FormattedWeight f = convert_weight(w.pool(), weight, format);
+  l.format = f.format;
+  l.weight = std::move(f.weight);
+  l.weight_scale = std::move(f.scale);
+  const std::string n(name);
+  w.record_converted(n + ".weight", l.weight);
+  w.record_converted(n + ".weight_scale", l.weight_scale);
+  return l;
+}
+
+cpu::WeightView Linear::view() const {
+  const int64_t out = out_features(), in = in_features();
+  switch (format) {
+    case WeightFormat::kF32: return cpu::WeightView::f32(weight.data<float>(), out, in);
+    case WeightFormat::kBF16: return cpu::WeightView::bf16(weight.data<uint16_t>(), out, in);
+    case WeightFormat::kInt8:
+      return cpu::WeightView::int8(weight.data<int8_t>(), weight_scale.data<float>(), out, in);
+    case WeightFormat::kQ4:
+      return cpu::WeightView::q4(weight.data<uint8_t>(), weight_scale.data<uint16_t>(), out, in);
+  }
+  return {};
+}
+
+size_t Linear::weight_bytes() const {
+  return weight.nbytes() + (weight_scale.defined() ? weight_scale.nbytes() : 0);
+}
+
+namespace {
+cpu::Act to_act(Activation a) {
+  switch (a) {
+    case Activation::kGelu: return cpu::Act::kGelu;
+    case Activation::kGeluTanh: return cpu::Act::kGeluTanh;
+    case Activation::kRelu: return cpu::Act::kRelu;
+  }
+  return cpu::Act::kNone;
+}
+}  // namespace
 
 void Linear::forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const {
   forward(pool, x, in_features(), rows, y, out_features());
@@ -19,16 +63,24 @@ void Linear::forward(ThreadPool& pool, const float* x, int64_t rows, float* y) c
 
 void Linear::forward(ThreadPool& pool, const float* x, int64_t ldx, int64_t rows, float* y,
                      int64_t ldy) const {
-  const int64_t in = in_features(), out = out_features();
-  BLIP2_CHECK(weight.dtype() == DType::kF32, "Linear weights are f32 here");
-  cpu::gemm_nt(pool, rows, out, in, x, ldx, weight.data<float>(), in, y, ldy);
-  if (bias.defined()) {
-    if (ldy == out) {
-      cpu::add_bias(pool, y, bias.data<float>(), rows, out);
-    } else {
-      for (int64_t r = 0; r < rows; ++r) cpu::add_bias(pool, y + r * ldy, bias.data<float>(), 1, out);
-    }
-  }
+  cpu::MatmulEpilogue ep;
+  ep.bias = bias.defined() ? bias.data<float>() : nullptr;
+  cpu::matmul(pool, view(), rows, x, ldx, y, ldy, ep);
+}
+
+void Linear::forward_activation(ThreadPool& pool, const float* x, int64_t rows, float* y,
+                                Activation act) const {
+  cpu::MatmulEpilogue ep;
+  ep.bias = bias.defined() ? bias.data<float>() : nullptr;
+  ep.activation = to_act(act);
+  cpu::matmul(pool, view(), rows, x, in_features(), y, out_features(), ep);
+}
+
+void Linear::forward_accumulate(ThreadPool& pool, const float* x, int64_t rows, float* y) const {
+  cpu::MatmulEpilogue ep;
+  ep.bias = bias.defined() ? bias.data<float>() : nullptr;
+  ep.beta = 1.0f;
+  cpu::matmul(pool, view(), rows, x, in_features(), y, out_features(), ep);
 }
 
 Tensor Linear::forward(ThreadPool& pool, const Tensor& x) const {

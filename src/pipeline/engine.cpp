@@ -29,14 +29,15 @@ std::shared_ptr<const Engine> Engine::load(const std::string& model, const Engin
          e->image_processor_.height, "x", e->image_processor_.width, " but vision_config.image_size is ",
          e->config_.vision.image_size, "; the files of this checkpoint disagree");
   e->generation_defaults_ = load_generation_defaults(e->model_dir_);
+  // The pool first: it converts the weights when a reduced-precision format is asked for.
+  e->pool_ = std::make_unique<ThreadPool>(options.threads);
   e->model_ = Blip2Model::load(options.checkpoint ? options.checkpoint : Checkpoint::open(e->model_dir_),
-                               e->config_);
+                               e->config_, WeightPolicy::for_format(options.weights), e->pool_.get());
   // The tokenizer must not produce ids the model cannot embed.
   if (e->tokenizer_->size() > e->config_.lm_vocab_size())
     fail(ErrorKind::kFormat, e->model_dir_, ": the tokenizer has ", e->tokenizer_->size(),
          " tokens but the language model's vocabulary is ", e->config_.lm_vocab_size(),
          "; the tokenizer files do not belong to this checkpoint");
-  e->pool_ = std::make_unique<ThreadPool>(options.threads);
   e->load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return e;
 }

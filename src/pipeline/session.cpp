@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -65,13 +66,22 @@ std::vector<CaptionResult> Session::generate(std::span<const CaptionRequest> req
   const int64_t B = static_cast<int64_t>(requests.size()), S = e.image_size();
 
   auto t0 = std::chrono::steady_clock::now();
-  Tensor pixels = Tensor::empty(DType::kF32, {B, 3, S, S});
-  std::vector<std::vector<int32_t>> ids(B);
+  // Requests that share an image (several questions about one picture, as in a VQA set) encode
+  // it once: image_of[b] is request b's row among the distinct images.
+  std::vector<const RgbImage*> distinct;
+  std::vector<int64_t> image_of(B);
   for (int64_t b = 0; b < B; ++b) {
     if (!requests[b].image) fail(ErrorKind::kInvalidArgument, "request ", b, " has no image");
-    e.preprocess(*requests[b].image, pixels.mutable_data<float>() + b * 3 * S * S);
-    ids[b] = e.prompt_ids(requests[b].prompt);
+    const auto it = std::find(distinct.begin(), distinct.end(), requests[b].image);
+    image_of[b] = it - distinct.begin();
+    if (it == distinct.end()) distinct.push_back(requests[b].image);
   }
+  const int64_t U = static_cast<int64_t>(distinct.size());
+  Tensor pixels = Tensor::empty(DType::kF32, {U, 3, S, S});
+  for (int64_t u = 0; u < U; ++u)
+    e.preprocess(*distinct[u], pixels.mutable_data<float>() + u * 3 * S * S);
+  std::vector<std::vector<int32_t>> ids(B);
+  for (int64_t b = 0; b < B; ++b) ids[b] = e.prompt_ids(requests[b].prompt);
   timings_.preprocess_s = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -83,7 +93,8 @@ std::vector<CaptionResult> Session::generate(std::span<const CaptionRequest> req
   timings_.qformer_s = seconds_since(t0);
 
   std::vector<LmPrompt> prompts;
-  for (int64_t b = 0; b < B; ++b) prompts.push_back(model.lm_prompt(lm_inputs, b, std::move(ids[b])));
+  for (int64_t b = 0; b < B; ++b)
+    prompts.push_back(model.lm_prompt(lm_inputs, image_of[b], std::move(ids[b])));
   if (!state_) state_ = model.language_model().new_state(pool);
   TimedState timed(*state_, timings_);
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
 #include "core/error.h"
 
@@ -40,22 +41,28 @@ void set_max_isa(const std::string& isa) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   int64_t cap = 0;
-  if (name == "BEST") {
+  MatmulLevel matmul_cap = MatmulLevel::kAmx;
+  if (name == "BEST" || name == "AMX") {
     cap = 0;
 #if HWY_ARCH_X86
   } else if (name == "AVX3" || name == "AVX512") {
     cap = HWY_AVX3;
+    matmul_cap = MatmulLevel::kAvx512;
   } else if (name == "AVX2") {
     cap = HWY_AVX2;
+    matmul_cap = MatmulLevel::kAvx2;
   } else if (name == "SSE4") {
     cap = HWY_SSE4;
+    matmul_cap = MatmulLevel::kScalar;
 #endif
   } else if (name == "EMU128" || name == "SCALAR") {
     cap = HWY_EMU128;
+    matmul_cap = MatmulLevel::kScalar;
   } else {
     fail(ErrorKind::kInvalidArgument, "unknown instruction set '", isa,
-         "' for set_max_isa; use one of best, AVX3, AVX2, SSE4, EMU128 (or scalar)");
+         "' for set_max_isa; use one of best, AMX, AVX3, AVX2, SSE4, EMU128 (or scalar)");
   }
+  set_matmul_level_cap(matmul_cap);
   // Highway target bits: a lower bit is a better target, so "at most `cap`" keeps `cap` and every
   // higher bit. The mock replaces CPU detection until it is reset with 0.
   hwy::SetSupportedTargetsForTest(0);

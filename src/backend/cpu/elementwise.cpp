@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/simd_internal.h"
 #include "backend/cpu/vec_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -65,6 +66,53 @@ void AddBiasRows(float* y, const float* bias, int64_t rows, int64_t cols) {
   }
 }
 
+// The matmul epilogue over rows: y = act(alpha * z * col_scale + bias + beta * y). z may be y.
+// The sum is formed in this order so that, with beta = 1, it equals y + (z + bias) computed by two
+// separate passes (the unfused order).
+template <int kAct>
+void EpilogueRowsT(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t rows, size_t n,
+                   const ::blip2::cpu::detail::EpilogueParams& p) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto valpha = hn::Set(d, p.alpha), vbeta = hn::Set(d, p.beta);
+  const bool scale = p.col_scale != nullptr, alpha = p.alpha != 1.0f, bias = p.bias != nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * ldz;
+    float* yr = y + r * ldy;
+    for (size_t i = 0; i < n; i += N) {
+      const size_t left = n - i;
+      const auto m = hn::FirstN(d, left);
+      auto v = left >= N ? hn::LoadU(d, zr + i) : hn::MaskedLoad(m, d, zr + i);
+      if (scale) v = hn::Mul(v, left >= N ? hn::LoadU(d, p.col_scale + i)
+                                          : hn::MaskedLoad(m, d, p.col_scale + i));
+      if (alpha) v = hn::Mul(v, valpha);
+      if (bias) v = hn::Add(v, left >= N ? hn::LoadU(d, p.bias + i) : hn::MaskedLoad(m, d, p.bias + i));
+      if (p.beta != 0.0f) {
+        const auto old = left >= N ? hn::LoadU(d, yr + i) : hn::MaskedLoad(m, d, yr + i);
+        v = p.beta == 1.0f ? hn::Add(v, old) : hn::MulAdd(vbeta, old, v);
+      }
+      if constexpr (kAct == 1) v = GeluErf(d, v);
+      if constexpr (kAct == 2) v = GeluTanh(d, v);
+      if constexpr (kAct == 3) v = hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d)), v);
+      if (left >= N) {
+        hn::StoreU(v, d, yr + i);
+      } else {
+        hn::BlendedStore(v, m, d, yr + i);
+      }
+    }
+  }
+}
+
+void EpilogueRows(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t rows, size_t n,
+                  const ::blip2::cpu::detail::EpilogueParams& p) {
+  switch (p.activation) {
+    case 1: return EpilogueRowsT<1>(z, ldz, y, ldy, rows, n, p);
+    case 2: return EpilogueRowsT<2>(z, ldz, y, ldy, rows, n, p);
+    case 3: return EpilogueRowsT<3>(z, ldz, y, ldy, rows, n, p);
+    default: return EpilogueRowsT<0>(z, ldz, y, ldy, rows, n, p);
+  }
+}
+
 }  // namespace blip2::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -79,6 +127,13 @@ HWY_EXPORT(AddRange);
 HWY_EXPORT(MulRange);
 HWY_EXPORT(ScaleRange);
 HWY_EXPORT(AddBiasRows);
+HWY_EXPORT(EpilogueRows);
+
+void detail::epilogue_rows(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t rows,
+                           int64_t n, const EpilogueParams& p) {
+  if (rows <= 0 || n <= 0) return;
+  HWY_DYNAMIC_DISPATCH(EpilogueRows)(z, ldz, y, ldy, rows, static_cast<size_t>(n), p);
+}
 
 namespace {
 // Elements per task. A pool task costs a thread wake-up (~5-20 us), so each must carry more

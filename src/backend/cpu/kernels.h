@@ -96,7 +96,9 @@ void attention(ThreadPool& pool, const AttentionParams& p);
 // portable fallback "EMU128" ("SCALAR" where Highway disables EMU128, e.g. built with GCC < 12.3).
 std::string active_isa();
 // Restricts dispatch to at most `isa` ("AVX3", "AVX2", "SSE4", "EMU128" or "scalar": the portable
-// fallback; any case) for testing and benchmarking; "best" restores the default. Process-wide
+// fallback; any case) for testing and benchmarking; "best" (or "AMX") restores the default. It
+// caps the reduced-precision matrix kernels too (matmul.h active_matmul_isa): "AMX" and "best"
+// allow AMX tiles, "AVX3" stops at AVX-512 VNNI, "AVX2" at AVX2, the rest at scalar. Process-wide
 // (Highway's dispatch table is); call it before starting work, not while kernels run. Throws
 // Error(kInvalidArgument) on unknown names.
 void set_max_isa(const std::string& isa);

@@ -6,18 +6,26 @@
 namespace blip2 {
 
 std::unique_ptr<Blip2Model> Blip2Model::load(std::shared_ptr<const Checkpoint> checkpoint,
-                                             const Blip2Config& config) {
-  auto m = std::make_unique<Blip2Model>();
+                                             const Blip2Config& config, const WeightPolicy& policy,
+                                             ThreadPool* pool) {
   WeightLoader w(std::move(checkpoint));
+  w.set_pool(pool);
+  return load(w, config, policy);
+}
+
+std::unique_ptr<Blip2Model> Blip2Model::load(const WeightLoader& w, const Blip2Config& config,
+                                             const WeightPolicy& policy) {
+  auto m = std::make_unique<Blip2Model>();
   m->config_ = config;
-  m->vision_ = VisionEncoder::load(w.scope("vision_model"), config.vision);
+  m->policy_ = policy;
+  m->vision_ = VisionEncoder::load(w.scope("vision_model"), config.vision, policy.vision);
   m->qformer_ = QFormer::load(w, config);
   const WeightLoader lm = w.scope("language_model");
   if (config.lm_type == LanguageModelType::kOpt) {
-    m->language_model_ = OptModel::load(lm, config.opt);
+    m->language_model_ = OptModel::load(lm, config.opt, policy);
   } else {
     // T5 starts decoding from decoder_start_token_id (the pad token when the config has none).
-    m->language_model_ = T5Model::load(lm, config.t5, m->decoder_start_token_id());
+    m->language_model_ = T5Model::load(lm, config.t5, m->decoder_start_token_id(), policy);
   }
   return m;
 }

@@ -11,6 +11,7 @@
 #include "generate/options.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "nn/weight_format.h"
 #include "models/qformer/qformer.h"
 #include "models/vision/vision_encoder.h"
 
@@ -27,9 +28,15 @@ struct ImageFeatures {
 class Blip2Model {
  public:
   // Loads and shape-checks every weight the config implies; a checkpoint that disagrees with its
-  // config is refused with the tensor's name.
+  // config is refused with the tensor's name. `policy` chooses the compute format of the large
+  // weights (nn/weight_format.h; weights stored quantised are used as stored); `pool`, if given,
+  // runs the conversions.
   static std::unique_ptr<Blip2Model> load(std::shared_ptr<const Checkpoint> checkpoint,
-                                          const Blip2Config& config);
+                                          const Blip2Config& config, const WeightPolicy& policy = {},
+                                          ThreadPool* pool = nullptr);
+  // The same from a configured loader (its pool, its conversion sink: `blip2 quantize`).
+  static std::unique_ptr<Blip2Model> load(const WeightLoader& w, const Blip2Config& config,
+                                          const WeightPolicy& policy);
 
   // pixel_values f32 [B, 3, S, S].
   ImageFeatures encode_images(ThreadPool& pool, const Tensor& pixel_values) const;
@@ -48,9 +55,11 @@ class Blip2Model {
   const VisionEncoder& vision() const { return vision_; }
   const QFormer& qformer() const { return qformer_; }
   const LanguageModel& language_model() const { return *language_model_; }
+  const WeightPolicy& weight_policy() const { return policy_; }
 
  private:
   Blip2Config config_;
+  WeightPolicy policy_;
   VisionEncoder vision_;
   QFormer qformer_;
   std::unique_ptr<LanguageModel> language_model_;

@@ -9,7 +9,8 @@
 
 namespace blip2 {
 
-std::unique_ptr<OptModel> OptModel::load(const WeightLoader& w, const OptConfig& c) {
+std::unique_ptr<OptModel> OptModel::load(const WeightLoader& w, const OptConfig& c,
+                                         const WeightPolicy& policy) {
   auto m = std::make_unique<OptModel>();
   m->config = c;
   const int64_t D = c.hidden_size, F = c.ffn_dim, V = c.vocab_size;
@@ -24,19 +25,30 @@ std::unique_ptr<OptModel> OptModel::load(const WeightLoader& w, const OptConfig&
       fail(ErrorKind::kUnsupported, "OPT with layer_norm_elementwise_affine=false is not supported");
     l.self_attn_layer_norm = LayerNorm::load(lw, "self_attn_layer_norm", D, 1e-5);
     l.final_layer_norm = LayerNorm::load(lw, "final_layer_norm", D, 1e-5);
-    l.q_proj = Linear::load(lw, "self_attn.q_proj", D, D, c.enable_bias);
-    l.k_proj = Linear::load(lw, "self_attn.k_proj", D, D, c.enable_bias);
-    l.v_proj = Linear::load(lw, "self_attn.v_proj", D, D, c.enable_bias);
-    l.out_proj = Linear::load(lw, "self_attn.out_proj", D, D, c.enable_bias);
-    l.fc1 = Linear::load(lw, "fc1", D, F, c.enable_bias);
-    l.fc2 = Linear::load(lw, "fc2", F, D, c.enable_bias);
+    const WeightFormat fmt = policy.language_model;
+    l.q_proj = Linear::load(lw, "self_attn.q_proj", D, D, c.enable_bias, fmt);
+    l.k_proj = Linear::load(lw, "self_attn.k_proj", D, D, c.enable_bias, fmt);
+    l.v_proj = Linear::load(lw, "self_attn.v_proj", D, D, c.enable_bias, fmt);
+    l.out_proj = Linear::load(lw, "self_attn.out_proj", D, D, c.enable_bias, fmt);
+    l.fc1 = Linear::load(lw, "fc1", D, F, c.enable_bias, fmt);
+    l.fc2 = Linear::load(lw, "fc2", F, D, c.enable_bias, fmt);
     m->layers.push_back(std::move(l));
   }
   if (c.do_layer_norm_before && !c.remove_final_layer_norm)
     m->final_layer_norm = LayerNorm::load(dec, "final_layer_norm", D, 1e-5);
   // OPTForCausalLM ties lm_head to embed_tokens when tie_word_embeddings (the default), whatever
-  // the checkpoint stores; transformers omits the tied copy when saving.
-  m->lm_head = c.tie_word_embeddings ? m->embed_tokens : w.get("lm_head.weight", {V, D});
+  // the checkpoint stores; transformers omits the tied copy when saving. In a reduced-precision
+  // format the head gets its own copy in that format (decoding reads all of it every step),
+  // which a quantised folder (`blip2 quantize`) stores as language_model.lm_head.*.
+  if (!c.tie_word_embeddings || (w.has("lm_head.weight") && stored_weight_format(w, "lm_head"))) {
+    m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
+  } else if (policy.lm_head == WeightFormat::kF32) {
+    m->lm_head.weight = m->embed_tokens;
+  } else {
+    m->lm_head = Linear::from_weight(w, "lm_head", m->embed_tokens, policy.lm_head);
+    // The embeddings are read a row per token from now on; their pages come back on use.
+    dec.release(m->embed_tokens);
+  }
   m->activation = activation_from_name(c.activation_function);
   return m;
 }
@@ -152,8 +164,7 @@ void OptState::forward(int64_t rows, int64_t n) {
     a.causal = true;
     a.causal_offset = length_;
     cpu::attention(pool_, a);
-    l.out_proj.forward(pool_, ctx, T, h);
-    add_inplace(pool_, x, h, T * D);
+    l.out_proj.forward_accumulate(pool_, ctx, T, x);
     if (!c.do_layer_norm_before) l.self_attn_layer_norm.forward(pool_, x, T, x);
 
     const float* ffn_in = x;
@@ -161,18 +172,16 @@ void OptState::forward(int64_t rows, int64_t n) {
       l.final_layer_norm.forward(pool_, x, T, h);
       ffn_in = h;
     }
-    l.fc1.forward(pool_, ffn_in, T, ffn);
-    apply_activation(pool_, m_.activation, ffn, T * c.ffn_dim);
-    l.fc2.forward(pool_, ffn, T, h);
-    add_inplace(pool_, x, h, T * D);
+    l.fc1.forward_activation(pool_, ffn_in, T, ffn, m_.activation);
+    l.fc2.forward_accumulate(pool_, ffn, T, x);
     if (!c.do_layer_norm_before) l.final_layer_norm.forward(pool_, x, T, x);
   }
   if (m_.final_layer_norm) m_.final_layer_norm->forward(pool_, x, T, x);
 }
 
 void OptState::lm_head(const float* h, int64_t rows, int64_t ld, float* out) {
-  const int64_t D = m_.config.hidden_size, V = m_.config.vocab_size;
-  cpu::gemm_nt(pool_, rows, V, D, h, ld, m_.lm_head.data<float>(), D, out, V);
+  const int64_t V = m_.config.vocab_size;
+  m_.lm_head.forward(pool_, h, ld, rows, out, V);
 }
 
 void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item, int64_t max_new_tokens) {
@@ -282,9 +291,7 @@ Tensor OptModel::forward_logits(ThreadPool& pool, const LmPrompt& prompt,
   // start() leaves the final hidden states of every position in x_; project them all.
   const int64_t T = prompt.prefix_len + static_cast<int64_t>(prompt.tokens.size());
   Tensor logits = Tensor::empty(DType::kF32, {T, config.vocab_size});
-  cpu::gemm_nt(pool, T, config.vocab_size, config.hidden_size, state.hidden().data<float>(),
-               config.hidden_size, lm_head.data<float>(), config.hidden_size,
-               logits.mutable_data<float>(), config.vocab_size);
+  lm_head.forward(pool, state.hidden().data<float>(), T, logits.mutable_data<float>());
   return logits;
 }
 

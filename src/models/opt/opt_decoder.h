@@ -32,8 +32,10 @@ class OptModel : public LanguageModel {
   // OPT's learned positions are stored with an offset of 2 (a fairseq legacy).
   static constexpr int64_t kPositionOffset = 2;
 
-  // `w` is scoped at "language_model".
-  static std::unique_ptr<OptModel> load(const WeightLoader& w, const OptConfig& config);
+  // `w` is scoped at "language_model". `policy.language_model` is the format of the decoder
+  // layers' projections, `policy.lm_head` the head's.
+  static std::unique_ptr<OptModel> load(const WeightLoader& w, const OptConfig& config,
+                                        const WeightPolicy& policy = {});
 
   int64_t vocab_size() const override { return config.vocab_size; }
   int64_t hidden_size() const override { return config.hidden_size; }
@@ -47,7 +49,7 @@ class OptModel : public LanguageModel {
   Tensor embed_positions;  // [max_position_embeddings + 2, D]
   std::vector<OptLayer> layers;
   std::optional<LayerNorm> final_layer_norm;  // absent for post-LN variants
-  Tensor lm_head;                             // [V, D]; shares embed_tokens when tied
+  Linear lm_head;  // [V, D]; a view of embed_tokens when tied and f32, else its own copy
   Activation activation = Activation::kRelu;
 };
 

@@ -48,8 +48,7 @@ void QFormerAttention::forward(ThreadPool& pool, float* h, int64_t B, int64_t Q,
   cpu::attention(pool, p);
 
   // BertSelfOutput: LayerNorm(dense(ctx) + h), post-LN.
-  dense.forward(pool, ctx.data<float>(), B * Q, q.mutable_data<float>());
-  add_inplace(pool, h, q.data<float>(), B * Q * C);
+  dense.forward_accumulate(pool, ctx.data<float>(), B * Q, h);
   layer_norm.forward(pool, h, B * Q, h);
 }
 

@@ -40,14 +40,11 @@ Tensor qformer_forward(ThreadPool& pool, const QFormer& m, const Tensor& image_e
   for (int64_t b = 0; b < B; ++b) m.layernorm.forward(pool, m.query_tokens.data<float>(), Q, hd + b * Q * C);
 
   Tensor ffn = Tensor::empty(DType::kF32, {B * Q, F});
-  Tensor out = Tensor::empty(DType::kF32, {B * Q, C});
   for (const QFormerLayer& l : m.layers) {
     l.attention.forward(pool, hd, B, Q, hd, Q);
     if (l.crossattention) l.crossattention->forward(pool, hd, B, Q, image_embeds.data<float>(), N);
-    l.intermediate_query.forward(pool, hd, B * Q, ffn.mutable_data<float>());
-    apply_activation(pool, Activation::kGelu, ffn.mutable_data<float>(), B * Q * F);
-    l.output_query.forward(pool, ffn.data<float>(), B * Q, out.mutable_data<float>());
-    add_inplace(pool, hd, out.data<float>(), B * Q * C);
+    l.intermediate_query.forward_activation(pool, hd, B * Q, ffn.mutable_data<float>(), Activation::kGelu);
+    l.output_query.forward_accumulate(pool, ffn.data<float>(), B * Q, hd);
     l.output_query_layer_norm.forward(pool, hd, B * Q, hd);
   }
   return h;

@@ -38,27 +38,27 @@ int64_t t5_relative_position_bucket(int64_t relative_position, bool bidirectiona
 namespace {
 
 T5Attention load_attention(const WeightLoader& w, std::string_view name, int64_t d_model,
-                           int64_t inner) {
+                           int64_t inner, WeightFormat fmt) {
   const WeightLoader a = w.scope(name);
   T5Attention t;
-  t.q = Linear::load(a, "q", d_model, inner, /*has_bias=*/false);
-  t.k = Linear::load(a, "k", d_model, inner, false);
-  t.v = Linear::load(a, "v", d_model, inner, false);
-  t.o = Linear::load(a, "o", inner, d_model, false);
+  t.q = Linear::load(a, "q", d_model, inner, /*has_bias=*/false, fmt);
+  t.k = Linear::load(a, "k", d_model, inner, false, fmt);
+  t.v = Linear::load(a, "v", d_model, inner, false, fmt);
+  t.o = Linear::load(a, "o", inner, d_model, false, fmt);
   return t;
 }
 
-T5FeedForward load_feed_forward(const WeightLoader& w, const T5Config& c) {
+T5FeedForward load_feed_forward(const WeightLoader& w, const T5Config& c, WeightFormat fmt) {
   const WeightLoader f = w.scope("DenseReluDense");
   T5FeedForward t;
   t.gated = c.is_gated_act;
   if (t.gated) {
-    t.wi_0 = Linear::load(f, "wi_0", c.d_model, c.d_ff, false);
-    t.wi_1 = Linear::load(f, "wi_1", c.d_model, c.d_ff, false);
+    t.wi_0 = Linear::load(f, "wi_0", c.d_model, c.d_ff, false, fmt);
+    t.wi_1 = Linear::load(f, "wi_1", c.d_model, c.d_ff, false, fmt);
   } else {
-    t.wi_0 = Linear::load(f, "wi", c.d_model, c.d_ff, false);
+    t.wi_0 = Linear::load(f, "wi", c.d_model, c.d_ff, false, fmt);
   }
-  t.wo = Linear::load(f, "wo", c.d_ff, c.d_model, false);
+  t.wo = Linear::load(f, "wo", c.d_ff, c.d_model, false, fmt);
   return t;
 }
 
@@ -70,7 +70,7 @@ void reserve_floats(Tensor& t, int64_t n) {
 }  // namespace
 
 std::unique_ptr<T5Model> T5Model::load(const WeightLoader& w, const T5Config& c,
-                                       int64_t decoder_start_token_id) {
+                                       int64_t decoder_start_token_id, const WeightPolicy& policy) {
   if (decoder_start_token_id < 0 || decoder_start_token_id >= c.vocab_size)
     fail(ErrorKind::kFormat, "text_config.decoder_start_token_id ", decoder_start_token_id,
          " is outside the vocabulary (", c.vocab_size, "); fix config.json");
@@ -85,13 +85,21 @@ std::unique_ptr<T5Model> T5Model::load(const WeightLoader& w, const T5Config& c,
   const int64_t D = c.d_model, V = c.vocab_size, H = c.num_heads, inner = c.num_heads * c.d_kv;
   const double eps = c.layer_norm_epsilon;
   m->shared = w.get("shared.weight", {V, D});
+  const WeightFormat fmt = policy.language_model;
   // T5ForConditionalGeneration ties lm_head to `shared` and rescales the decoder output by
-  // d_model^-0.5 when tie_word_embeddings; FlanT5 is untied (no rescaling).
+  // d_model^-0.5 when tie_word_embeddings; FlanT5 is untied (no rescaling). A quantised folder
+  // (`blip2 quantize`) stores the head of a tied model as its own quantised tensor.
   if (c.tie_word_embeddings) {
-    m->lm_head = m->shared;
     m->lm_head_scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
+    if (w.has("lm_head.weight") && stored_weight_format(w, "lm_head")) {
+      m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
+    } else if (policy.lm_head == WeightFormat::kF32) {
+      m->lm_head.weight = m->shared;
+    } else {
+      m->lm_head = Linear::from_weight(w, "lm_head", m->shared, policy.lm_head);
+    }
   } else {
-    m->lm_head = w.get("lm_head.weight", {V, D});
+    m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
   }
   m->activation = activation_from_name(c.dense_act_fn);
 
@@ -100,9 +108,9 @@ std::unique_ptr<T5Model> T5Model::load(const WeightLoader& w, const T5Config& c,
     const WeightLoader b = enc.scope("block", i);
     T5EncoderBlock blk;
     blk.self_attention_norm = RmsNorm::load(b, "layer.0.layer_norm", D, eps);
-    blk.self_attention = load_attention(b, "layer.0.SelfAttention", D, inner);
+    blk.self_attention = load_attention(b, "layer.0.SelfAttention", D, inner, fmt);
     blk.ffn_norm = RmsNorm::load(b, "layer.1.layer_norm", D, eps);
-    blk.ffn = load_feed_forward(b.scope("layer.1"), c);
+    blk.ffn = load_feed_forward(b.scope("layer.1"), c, fmt);
     m->encoder.push_back(std::move(blk));
   }
   m->encoder_relative_attention_bias =
@@ -115,11 +123,11 @@ std::unique_ptr<T5Model> T5Model::load(const WeightLoader& w, const T5Config& c,
     const WeightLoader b = dec.scope("block", i);
     T5DecoderBlock blk;
     blk.self_attention_norm = RmsNorm::load(b, "layer.0.layer_norm", D, eps);
-    blk.self_attention = load_attention(b, "layer.0.SelfAttention", D, inner);
+    blk.self_attention = load_attention(b, "layer.0.SelfAttention", D, inner, fmt);
     blk.cross_attention_norm = RmsNorm::load(b, "layer.1.layer_norm", D, eps);
-    blk.cross_attention = load_attention(b, "layer.1.EncDecAttention", D, inner);
+    blk.cross_attention = load_attention(b, "layer.1.EncDecAttention", D, inner, fmt);
     blk.ffn_norm = RmsNorm::load(b, "layer.2.layer_norm", D, eps);
-    blk.ffn = load_feed_forward(b.scope("layer.2"), c);
+    blk.ffn = load_feed_forward(b.scope("layer.2"), c, fmt);
     m->decoder.push_back(std::move(blk));
   }
   m->decoder_relative_attention_bias =
@@ -173,8 +181,8 @@ class T5State : public LanguageModelState {
 
  private:
   void ensure_scratch(int64_t tokens);
-  // out[T, D] = ffn(in[T, D]); `in` may equal `out`.
-  void feed_forward(const T5FeedForward& f, const float* in, int64_t T, float* out);
+  // x[T, D] += ffn(in[T, D]); `in` must not overlap x.
+  void feed_forward(const T5FeedForward& f, const float* in, int64_t T, float* x);
   // ctx_[rows, n, inner] = cross-attention of q_ over item r / rows_per_item's encoder K/V.
   void cross_attention(size_t layer, int64_t n);
   // bias_[H, n, kv] for decoder queries at positions [length_, length_ + n) over keys [0, kv).
@@ -208,16 +216,15 @@ void T5State::ensure_scratch(int64_t tokens) {
   scratch_tokens_ = tokens;
 }
 
-void T5State::feed_forward(const T5FeedForward& f, const float* in, int64_t T, float* out) {
+void T5State::feed_forward(const T5FeedForward& f, const float* in, int64_t T, float* x) {
   float* f0 = f0_.mutable_data<float>();
-  f.wi_0.forward(pool_, in, T, f0);
-  apply_activation(pool_, m_.activation, f0, T * m_.config.d_ff);
+  f.wi_0.forward_activation(pool_, in, T, f0, m_.activation);
   if (f.gated) {
     float* f1 = f1_.mutable_data<float>();
     f.wi_1.forward(pool_, in, T, f1);
     cpu::mul(pool_, f0, f1, f0, T * m_.config.d_ff);
   }
-  f.wo.forward(pool_, f0, T, out);
+  f.wo.forward_accumulate(pool_, f0, T, x);
 }
 
 void T5State::encode(std::span<const LmPrompt> prompts) {
@@ -309,12 +316,10 @@ void T5State::encode(std::span<const LmPrompt> prompts) {
     a.key_mask = enc_mask_.data();
     a.key_mask_batch_stride = L;
     cpu::attention(pool_, a);
-    b.self_attention.o.forward(pool_, ctx, T, h);
-    add_inplace(pool_, x, h, T * D);
+    b.self_attention.o.forward_accumulate(pool_, ctx, T, x);
 
     b.ffn_norm.forward(pool_, x, T, h);
-    feed_forward(b.ffn, h, T, h);
-    add_inplace(pool_, x, h, T * D);
+    feed_forward(b.ffn, h, T, x);
   }
   reserve_floats(enc_out_, T * D);
   m_.encoder_final_layer_norm.forward(pool_, x, T, enc_out_.mutable_data<float>());
@@ -438,18 +443,15 @@ void T5State::decode(int64_t n) {
     a.causal = true;
     a.causal_offset = length_;
     cpu::attention(pool_, a);
-    b.self_attention.o.forward(pool_, ctx, T, h);
-    add_inplace(pool_, x, h, T * D);
+    b.self_attention.o.forward_accumulate(pool_, ctx, T, x);
 
     b.cross_attention_norm.forward(pool_, x, T, h);
     b.cross_attention.q.forward(pool_, h, T, q);
     cross_attention(l, n);
-    b.cross_attention.o.forward(pool_, ctx, T, h);
-    add_inplace(pool_, x, h, T * D);
+    b.cross_attention.o.forward_accumulate(pool_, ctx, T, x);
 
     b.ffn_norm.forward(pool_, x, T, h);
-    feed_forward(b.ffn, h, T, h);
-    add_inplace(pool_, x, h, T * D);
+    feed_forward(b.ffn, h, T, x);
   }
   m_.decoder_final_layer_norm.forward(pool_, x, T, x);
   if (m_.lm_head_scale != 1.0f) cpu::scale(x, m_.lm_head_scale, T * D);
@@ -458,7 +460,7 @@ void T5State::decode(int64_t n) {
 
 void T5State::project(const float* h, int64_t n, float* out) {
   const int64_t D = m_.config.d_model, V = m_.config.vocab_size;
-  cpu::gemm_nt(pool_, n, V, D, h, D, m_.lm_head.data<float>(), D, out, V);
+  m_.lm_head.forward(pool_, h, D, n, out, V);
 }
 
 void T5State::start(std::span<const LmPrompt> prompts, int64_t rows_per_item,

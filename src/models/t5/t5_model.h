@@ -84,8 +84,10 @@ class T5Model : public LanguageModel {
 
   // `w` is scoped at "language_model". decoder_start_token_id comes from text_config (it lives
   // in Blip2Config.special, not in T5Config).
+  // `policy.language_model` is the format of the block projections, `policy.lm_head` the head's.
   static std::unique_ptr<T5Model> load(const WeightLoader& w, const T5Config& config,
-                                       int64_t decoder_start_token_id);
+                                       int64_t decoder_start_token_id,
+                                       const WeightPolicy& policy = {});
 
   int64_t vocab_size() const override { return config.vocab_size; }
   int64_t hidden_size() const override { return config.d_model; }
@@ -104,7 +106,7 @@ class T5Model : public LanguageModel {
   T5Config config;
   int32_t decoder_start_token_id = 0;
   Tensor shared;                           // [V, d_model]
-  Tensor lm_head;                          // [V, d_model]; `shared` when tied
+  Linear lm_head;                          // [V, d_model]; views `shared` when tied and f32
   float lm_head_scale = 1.0f;              // d_model^-0.5 when tied, else 1
   Tensor encoder_relative_attention_bias;  // [buckets, heads]
   Tensor decoder_relative_attention_bias;  // [buckets, heads]

@@ -9,13 +9,13 @@ namespace blip2 {
 
 namespace {
 
-VisionLayer load_layer(const WeightLoader& w, const VisionConfig& c) {
+VisionLayer load_layer(const WeightLoader& w, const VisionConfig& c, WeightFormat fmt) {
   const int64_t C = c.hidden_size, F = c.intermediate_size;
   VisionLayer l;
   l.layer_norm1 = LayerNorm::load(w, "layer_norm1", C, c.layer_norm_eps);
   l.layer_norm2 = LayerNorm::load(w, "layer_norm2", C, c.layer_norm_eps);
   const WeightLoader attn = w.scope("self_attn");
-  l.qkv.weight = attn.get("qkv.weight", {3 * C, C});
+  l.qkv = Linear::load(attn, "qkv", C, 3 * C, /*has_bias=*/false, fmt);
   if (c.qkv_bias) {
     if (attn.has("qkv.bias")) {
       // transformers stores the concatenated bias (q_bias, zeros, v_bias).
@@ -29,15 +29,15 @@ VisionLayer load_layer(const WeightLoader& w, const VisionConfig& c) {
       std::memcpy(b + 2 * C, v.data<float>(), C * sizeof(float));
     }
   }
-  l.projection = Linear::load(attn, "projection", C, C);
-  l.fc1 = Linear::load(w, "mlp.fc1", C, F);
-  l.fc2 = Linear::load(w, "mlp.fc2", F, C);
+  l.projection = Linear::load(attn, "projection", C, C, true, fmt);
+  l.fc1 = Linear::load(w, "mlp.fc1", C, F, true, fmt);
+  l.fc2 = Linear::load(w, "mlp.fc2", F, C, true, fmt);
   return l;
 }
 
 }  // namespace
 
-VisionEncoder VisionEncoder::load(const WeightLoader& w, const VisionConfig& c) {
+VisionEncoder VisionEncoder::load(const WeightLoader& w, const VisionConfig& c, WeightFormat format) {
   VisionEncoder m;
   m.config = c;
   const int64_t C = c.hidden_size, P = c.patch_size, N = c.num_positions();
@@ -47,7 +47,7 @@ VisionEncoder VisionEncoder::load(const WeightLoader& w, const VisionConfig& c) 
   m.patch_embedding.weight = emb.get("patch_embedding.weight", {C, 3, P, P}).reshape({C, 3 * P * P});
   m.patch_embedding.bias = emb.get("patch_embedding.bias", {C});
   const WeightLoader layers = w.scope("encoder.layers");
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) m.layers.push_back(load_layer(layers.scope(std::to_string(i)), c));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) m.layers.push_back(load_layer(layers.scope(std::to_string(i)), c, format));
   m.post_layernorm = LayerNorm::load(w, "post_layernorm", C, c.layer_norm_eps);
   return m;
 }
@@ -125,14 +125,11 @@ void vision_layer(ThreadPool& pool, const VisionLayer& l, const VisionConfig& c,
   a.out_head_stride = D;
   a.scale = 1.0f / std::sqrt(static_cast<float>(D));
   cpu::attention(pool, a);
-  l.projection.forward(pool, ctx, rows, h);
-  add_inplace(pool, x, h, rows * C);
+  l.projection.forward_accumulate(pool, ctx, rows, x);
 
   l.layer_norm2.forward(pool, x, rows, h);
-  l.fc1.forward(pool, h, rows, mlp);
-  apply_activation(pool, Activation::kGelu, mlp, rows * c.intermediate_size);
-  l.fc2.forward(pool, mlp, rows, h);
-  add_inplace(pool, x, h, rows * C);
+  l.fc1.forward_activation(pool, h, rows, mlp, Activation::kGelu);
+  l.fc2.forward_accumulate(pool, mlp, rows, x);
 }
 
 }  // namespace

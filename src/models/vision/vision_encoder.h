@@ -31,8 +31,10 @@ struct VisionEncoder {
   std::vector<VisionLayer> layers;
   LayerNorm post_layernorm;
 
-  // `w` is scoped at "vision_model".
-  static VisionEncoder load(const WeightLoader& w, const VisionConfig& config);
+  // `w` is scoped at "vision_model". `format` is that of the encoder layers' four projections
+  // (the patch embedding stays f32).
+  static VisionEncoder load(const WeightLoader& w, const VisionConfig& config,
+                            WeightFormat format = WeightFormat::kF32);
 };
 
 struct VisionOutput {

@@ -45,4 +45,18 @@ constexpr double kGeluErfNegativeRel = 2e-5;
 constexpr double kAttentionAbs = 5e-6;
 constexpr double kAttentionRel = 5e-5;
 
+// ----------------------------------------------------------------------------- matmul (formats)
+// Each bound multiplies sum_k |x_k W_nk| (ref::abs_dot), the scale of every rounding in the dot
+// product, except the int8 / q4 activation rounding, which has its own exact bound
+// (ref::q8_activation_bound). f32 summation: recursive summation of K terms is within
+// K * 2^-24 of exact (Higham's gamma_K); we allow that for every path. Measured worst ratios
+// error / (abs_dot * K * 2^-24) over the test shapes: below 0.05 at every level.
+constexpr double kF32SumPerTerm = 0x1p-24;
+// AMX rounds the activations to bf16 (relative 2^-9) and, for q4, the dequantised weights too
+// (another 2^-9); bf16 and int8 weights are exact in bf16.
+constexpr double kAmxRounding = 0x1p-8;
+// The int8 / q4 kernels at different levels make the same integer block sums and differ only in
+// the order of the f32 block additions. Measured max |difference| / abs_dot: 3e-8.
+constexpr double kCrossLevelRel = 1e-6;
+
 }  // namespace blip2::test::tol
