@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/random_model.h"
+#include "nn/weight_format.h"
 
 namespace blip2::bench {
 
@@ -108,7 +109,8 @@ double decode_flops(const Blip2Config& config) {
 }
 
 double decode_weight_bytes(const Blip2Config& config, WeightFormat format) {
-  const WeightFormat f = format;
+  const WeightPolicy policy = WeightPolicy::for_format(format);
+  const WeightFormat f = policy.language_model, head = policy.lm_head;
   if (config.lm_type == LanguageModelType::kOpt) {
     const OptConfig& c = config.opt;
     const int64_t D = c.hidden_size, F = c.ffn_dim;
@@ -119,7 +121,7 @@ double decode_weight_bytes(const Blip2Config& config, WeightFormat format) {
     // + final LayerNorm, the LM head (tied embedding) and one row each of the token and position
     // tables.
     return static_cast<double>(c.num_hidden_layers) * per_layer + 4.0 * 2 * D +
-           matrix_bytes(c.vocab_size, D, f) + 4.0 * 2 * D;
+           matrix_bytes(c.vocab_size, D, head) + 4.0 * 2 * D;
   }
   const T5Config& c = config.t5;
   const int64_t D = c.d_model, F = c.d_ff, inner = c.num_heads * c.d_kv;
@@ -128,20 +130,36 @@ double decode_weight_bytes(const Blip2Config& config, WeightFormat format) {
                            + matrix_bytes(inner, D, f) + matrix_bytes(D, inner, f)    // cross q, o
                            + ffn + 4.0 * 3 * D;                                       // 3 RMS norms
   return static_cast<double>(c.num_decoder_layers) * per_layer + 4.0 * D +
-         matrix_bytes(c.vocab_size, D, f) + 4.0 * D;
+         matrix_bytes(c.vocab_size, D, head) + 4.0 * D;
 }
 
 double model_weight_bytes(const Blip2Config& config, WeightFormat format) {
+  // The formats WeightPolicy gives each part (nn/weight_format.h); the Q-Former, the language
+  // projection and the patch embedding stay f32.
+  const WeightPolicy policy = WeightPolicy::for_format(format);
+  const auto starts_with = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
   double total = 0;
   for (const TensorSpec& s : blip2_tensor_specs(config, config.lm_vocab_size())) {
-    if (!is_matmul_weight(s)) {
-      total += 4.0 * static_cast<double>(s.numel());
+    const double f32_bytes = 4.0 * static_cast<double>(s.numel());
+    const int64_t rows = s.shape.empty() ? 1 : s.shape[0];
+    if (s.name == "language_model.model.decoder.embed_tokens.weight") {
+      // OPT's token table stays f32 for the lookup; a tied head in another format is a copy.
+      total += f32_bytes;
+      if (!config.opt.tie_word_embeddings || policy.lm_head == WeightFormat::kF32) continue;
+      total += matrix_bytes(rows, s.numel() / rows, policy.lm_head);
       continue;
     }
-    WeightFormat f = format;
-    // q4 is for the language model; the other matrices are int8 then.
-    if (f == WeightFormat::kQ4 && s.name.rfind("language_model.", 0) != 0) f = WeightFormat::kInt8;
-    const int64_t rows = s.shape[0];
+    if (!is_matmul_weight(s)) {
+      total += f32_bytes;
+      continue;
+    }
+    WeightFormat f = WeightFormat::kF32;
+    if (starts_with(s.name, "vision_model.encoder."))
+      f = policy.vision;
+    else if (starts_with(s.name, "language_model.lm_head."))
+      f = policy.lm_head;
+    else if (starts_with(s.name, "language_model."))
+      f = policy.language_model;
     total += matrix_bytes(rows, s.numel() / rows, f);
   }
   return total;

@@ -2,13 +2,11 @@
 // stage's time to the machine's limits: floating-point operations (2 per multiply-add; matrix
 // products and attention, not norms or activations) and the bytes of weights a decode step reads.
 //
-// Weight bytes in a reduced format are those of the formats' layouts as documented in
-// docs/performance.md (an estimate of what the engine holds, not a measurement):
-//   f32 4 B per weight, bf16 2 B, int8 1 B + one f32 scale per output channel (row),
-//   q4 4 bits + one f16 scale per block of 32 (0.5625 B per weight) for the language model's
-//   matrices, int8 for the other matrices.
-// Only the large matrices (Linear weights, the patch embedding, the LM head / tied embedding) are
-// counted in the reduced format; norms, biases, position embeddings and query tokens stay f32.
+// Weight bytes in a reduced format are those of the formats' layouts (backend/cpu/matmul.h), for
+// the parts WeightPolicy (nn/weight_format.h) puts in each format: an estimate of what the engine
+// holds, not a measurement. f32 4 B per weight, bf16 2 B, int8 1 B + one f32 scale per output
+// channel (row), q4 4 bits + one f16 scale per block of 32 (0.5625 B per weight). Norms, biases,
+// embedding tables, the Q-Former and the projection stay f32.
 #pragma once
 
 #include <cstdint>

@@ -68,6 +68,18 @@ TEST(Cli, CaptionSeveralImagesAndMainJob) {
       << res.out;
 }
 
+TEST(Cli, StreamPrintsTheSameTextAsItIsGenerated) {
+  const std::string demo = test::repo_path("models/shapes-demo");
+  const std::string image = demo + "/examples/left_of.png";
+  const auto whole = run_cli({"caption", "-m", demo, "--num-beams", "1", "--json", image});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const std::string text = test::json_lines(whole.out)[0]["text"];
+  const auto streamed = run_cli({"caption", "-m", demo, "--num-beams", "1", "--stream", image});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_EQ(streamed.out, text + "\n");
+  expect_clean_error(run_cli({"caption", "-m", demo, "--stream", "--json", image}), "--stream");
+}
+
 TEST(Cli, FeaturesWritesTheReferenceTensors) {
   test::TempDir dir;
   const std::string image = kOpt + "/expected/images/img1_rgb_300x500.png";

@@ -25,6 +25,13 @@
 namespace blip2::cpu::detail {
 namespace {
 
+// The same bytes of the next tile's weight rows: rows of a few KB are too short for the hardware
+// prefetcher to run ahead of 2 x NR interleaved streams. (Prefetches never fault, so reaching
+// past the last row is harmless.)
+inline void prefetch_next_tile(const void* p) {
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -108,6 +115,7 @@ void bf16_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
     __m256 we[NR], wo[NR];
     for (int j = 0; j < NR; ++j) {
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W + j * K + k));
+      prefetch_next_tile(W + (j + NR) * K + k);
       we[j] = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
       wo[j] = _mm256_castsi256_ps(_mm256_and_si256(v, hi_mask));
     }
@@ -150,8 +158,10 @@ void int8_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
   }
   for (int64_t k = 0; k < kend; k += 32) {
     __m256i w[NR];
-    for (int j = 0; j < NR; ++j)
+    for (int j = 0; j < NR; ++j) {
       w[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k < kv ? W + j * K + k : tail[j]));
+      prefetch_next_tile(W + (j + NR) * K + k);
+    }
     for (int i = 0; i < MR; ++i) {
       const __m256i x =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa.q + (m0 + i) * qa.kpad + k));
@@ -185,6 +195,7 @@ void q4_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
     __m256 ws[NR];
     for (int j = 0; j < NR; ++j) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(W + j * (K / 2) + b * 16));
+      if (b % 4 == 0) prefetch_next_tile(W + (j + NR) * (K / 2) + b * 16);
       w[j] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), low4);
       ws[j] = _mm256_set1_ps(half_to_float(S[j * blocks + b]));
     }

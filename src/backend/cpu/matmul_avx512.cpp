@@ -29,6 +29,13 @@
 namespace blip2::cpu::detail {
 namespace {
 
+// The same bytes of the next tile's weight rows: rows of a few KB are too short for the hardware
+// prefetcher to run ahead of 2 x NR interleaved streams. (Prefetches never fault, so reaching
+// past the last row is harmless.)
+inline void prefetch_next_tile(const void* p) {
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+}
+
 inline __mmask64 byte_mask(int64_t n) {  // the first n (0..64) bytes
   return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
 }
@@ -111,6 +118,7 @@ void bf16_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
     __m512 we[NR], wo[NR];
     for (int j = 0; j < NR; ++j) {
       const __m512i v = _mm512_maskz_loadu_epi16(mask, W + j * K + k);
+      prefetch_next_tile(W + (j + NR) * K + k);
       we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       wo[j] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));
     }
@@ -142,7 +150,10 @@ void int8_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
   for (int64_t k = 0; k < K; k += 64) {
     const __mmask64 mask = byte_mask(K - k);
     __m512i w[NR];
-    for (int j = 0; j < NR; ++j) w[j] = _mm512_maskz_loadu_epi8(mask, W + j * K + k);
+    for (int j = 0; j < NR; ++j) {
+      w[j] = _mm512_maskz_loadu_epi8(mask, W + j * K + k);
+      prefetch_next_tile(W + (j + NR) * K + k);
+    }
     for (int i = 0; i < MR; ++i) {
       const int64_t row = (m0 + i) * qa.kpad;
       const __m512i x = _mm512_loadu_si512(qa.q + row + k);
@@ -212,6 +223,7 @@ void q4_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
       for (int j = 0; j < NR; ++j) {
         const __m512i v = nb == 4 ? _mm512_loadu_si512(W + j * row_bytes + g * 64)
                                   : _mm512_maskz_loadu_epi8(wmask, W + j * row_bytes + g * 64);
+        prefetch_next_tile(W + (j + NR) * row_bytes + g * 64);
         lo[j] = _mm512_and_si512(v, low4);
         hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         ws[j] = _mm512_permutexvar_ps(rep[g - g0], s16[j]);
