@@ -1,10 +1,11 @@
 // blip2 bench (-m DIR | --arch NAME) [--dtype f32|bf16|int8|q4] [--threads N] [--new-tokens N]
-//             [--batch N] [--repeats N] [--image FILE] [--json]
+//             [--batch N] [--repeats N] [--image FILE] [--max-isa LEVEL] [--json]
 // Times each stage of captioning and reports it as a fraction of this machine's measured limits
 // (see src/bench/bench.h and docs/performance.md).
 #include <iostream>
 
 #include "bench/arch_configs.h"
+#include "backend/cpu/kernels.h"
 #include "bench/bench.h"
 #include "commands.h"
 #include "core/dtype.h"
@@ -17,6 +18,7 @@ namespace {
 struct BenchArgs {
   bench::BenchOptions options;
   std::string dtype = "f32";
+  std::string max_isa = "best";
   bool json = false;
   uint64_t mem_buffer_mb = 0;
 };
@@ -27,6 +29,8 @@ int run_bench_command(BenchArgs& a) {
     fail(ErrorKind::kInvalidArgument, "--dtype ", a.dtype,
          " is not a weight format; use f32, bf16, int8 or q4");
   a.options.weights = *format;
+  // Process-wide, so set before anything runs: what a machine without the newer units gets.
+  cpu::set_max_isa(a.max_isa);
   a.options.bandwidth_buffer_bytes = a.mem_buffer_mb << 20;
   const bench::BenchResult r = bench::run_bench(
       a.options, [](const std::string& line) { std::cerr << "bench: " << line << std::endl; });
@@ -67,6 +71,9 @@ void register_bench_command(CLI::App& app, Action& action) {
   c->add_option("--image", o.image, "Image file (default: a synthetic 640x480 JPEG)");
   c->add_option("--prompt", o.prompt, "Prompt the caption continues (default: none)");
   c->add_option("--seed", o.seed, "Seed of the random weights (--arch)")->capture_default_str();
+  c->add_option("--max-isa", args->max_isa,
+                "Highest instruction set the kernels may use: best, AMX, AVX3, AVX2 or scalar")
+      ->capture_default_str();
   c->add_flag("--json", args->json, "Print one JSON object instead of the table");
   c->add_option("--mem-buffer-mb", args->mem_buffer_mb, "Bandwidth buffer in MiB (default: 8x LLC)")
       ->group("");

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "core/mapped_file.h"
 #include "bench/arch_configs.h"
 #include "bench/machine_limits.h"
 #include "bench/model_cost.h"
@@ -113,7 +115,7 @@ BenchResult run_bench(const BenchOptions& o, const BenchLog& log_fn) {
   r.batch = o.batch;
   r.repeats = o.repeats;
   r.machine = machine_description();
-  r.isa = cpu::active_isa();
+  r.isa = cpu::active_isa() + ", matmul " + cpu::active_matmul_isa();
 
   // The config first: the limits are measured at the model's own shapes.
   const Blip2Config config = o.arch.empty()
@@ -141,6 +143,19 @@ BenchResult run_bench(const BenchOptions& o, const BenchLog& log_fn) {
   }
   r.peak_rss_reset = reset_peak_rss();
 
+  // A folder written by `blip2 quantize` is used as stored, whatever --dtype says; count its
+  // work and bytes in its own format.
+  WeightFormat format = o.weights;
+  if (o.arch.empty()) {
+    const auto cfg = nlohmann::json::parse(
+        read_text_file((std::filesystem::path(resolve_model_path(o.model_dir)) / "config.json").string()),
+        nullptr, /*allow_exceptions=*/false);
+    if (cfg.is_object() && cfg.contains("quantization") && cfg["quantization"].is_object())
+      if (const auto f = weight_format_from_string(cfg["quantization"].value("format", "")))
+        format = *f;
+  }
+  r.dtype = std::string(weight_format_name(format));
+
   // 2. Load.
   std::unique_ptr<InMemoryRandomModel> random;
   EngineOptions eo;
@@ -166,7 +181,7 @@ BenchResult run_bench(const BenchOptions& o, const BenchLog& log_fn) {
     const auto ck = eo.checkpoint ? eo.checkpoint : Checkpoint::open(engine->model_dir());
     for (const std::string& name : ck->names()) r.params += checked_numel(ck->find(name)->shape);
   }
-  r.weight_bytes = model_weight_bytes(config, o.weights);
+  r.weight_bytes = model_weight_bytes(config, format);
 
   // 3. Captions of one image, exactly new_tokens tokens each.
   const std::vector<uint8_t> image_bytes = o.image.empty() ? synthetic_jpeg() : read_bytes(o.image);
@@ -240,7 +255,7 @@ BenchResult run_bench(const BenchOptions& o, const BenchLog& log_fn) {
   r.vision_flop = vision_flops(config, 1);
   r.qformer_flop = qformer_flops(config, 1);
   r.prefill_flop = prefill_flops(config, r.prompt_tokens);
-  r.decode_bytes_per_token = decode_weight_bytes(config, o.weights);
+  r.decode_bytes_per_token = decode_weight_bytes(config, format);
   const double gemm = r.gemm_gflops * 1e9, bw = r.mem_read_gbs * 1e9;
   r.vision_gemm_fraction = r.vision_flop / r.vision_s / gemm;
   r.qformer_gemm_fraction = r.qformer_flop / r.qformer_s / gemm;

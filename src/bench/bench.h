@@ -2,10 +2,10 @@
 // machine's own limits in the same process, and reports each stage as a fraction of its limit.
 //
 //   BenchOptions o;
-//   o.arch = "opt-2.7b";          // random weights in memory; or o.model_dir =
-//   "/work/big/opt-2.7b" o.weights = WeightFormat::kInt8; BenchResult r = run_bench(o, [](const
-//   std::string& line) { std::cerr << line << "\n"; }); std::cout << r.to_json().dump(2) << "\n" <<
-//   r.to_table();
+//   o.arch = "opt-2.7b";                 // random weights in memory; or o.model_dir = "DIR"
+//   o.weights = WeightFormat::kInt8;
+//   BenchResult r = run_bench(o, [](const std::string& line) { std::cerr << line << "\n"; });
+//   std::cout << r.to_json().dump(2) << "\n" << r.to_table();
 //
 // Method (docs/performance.md):
 //   1. machine limits first (memory read bandwidth, f32 GEMM at the vision MLP's shape), then

@@ -70,12 +70,32 @@ void KvCache::expand(int64_t items, int64_t copies, int64_t length) {
   }
 }
 
-void KvCache::describe(cpu::AttentionParams& p) const {
-  p.k = k_.data<float>();
-  p.v = v_.data<float>();
-  p.k_batch_stride = p.v_batch_stride = row_stride();
-  p.k_head_stride = p.v_head_stride = capacity_ * head_dim_;
-  p.k_row_stride = p.v_row_stride = head_dim_;
+cpu::AttentionParams KvCache::causal_attention(const float* q, float* out, int64_t rows, int64_t n,
+                                               int64_t past) const {
+  const int64_t width = heads_ * head_dim_;
+  cpu::AttentionParams a;
+  a.batch = rows;
+  a.heads = heads_;
+  a.q_len = n;
+  a.kv_len = past + n;
+  a.head_dim = head_dim_;
+  a.q = q;
+  a.q_batch_stride = n * width;
+  a.q_row_stride = width;
+  a.q_head_stride = head_dim_;
+  a.k = k_.data<float>();
+  a.v = v_.data<float>();
+  a.k_batch_stride = a.v_batch_stride = row_stride();
+  a.k_head_stride = a.v_head_stride = capacity_ * head_dim_;
+  a.k_row_stride = a.v_row_stride = head_dim_;
+  a.out = out;
+  a.out_batch_stride = n * width;
+  a.out_row_stride = width;
+  a.out_head_stride = head_dim_;
+  a.scale = 1.0f;
+  a.causal = true;
+  a.causal_offset = past;
+  return a;
 }
 
 }  // namespace blip2

@@ -25,8 +25,12 @@ class KvCache {
   // Row r becomes a copy of row r / copies for r in [0, rows*copies) (beam expansion).
   void expand(int64_t items, int64_t copies, int64_t length);
 
-  // Fills the k/v part of attention parameters.
-  void describe(cpu::AttentionParams& p) const;
+  // Attention of `n` new positions per row over the cached positions [0, past + n), causal (new
+  // position i sees the past and the new positions up to i), scale 1. Queries are packed
+  // [rows, n, heads * head_dim] and the context is written to `out` in the same layout. Masks
+  // and a position bias are the caller's to add.
+  cpu::AttentionParams causal_attention(const float* q, float* out, int64_t rows, int64_t n,
+                                        int64_t past) const;
 
  private:
   float* k_row(int64_t r) { return k_.mutable_data<float>() + r * row_stride(); }

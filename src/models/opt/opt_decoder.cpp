@@ -121,7 +121,7 @@ void OptState::add_positions(int64_t rows, int64_t n) {
 
 void OptState::forward(int64_t rows, int64_t n) {
   const OptConfig& c = m_.config;
-  const int64_t D = c.hidden_size, H = c.num_attention_heads, Dh = c.head_dim(), T = rows * n;
+  const int64_t D = c.hidden_size, Dh = c.head_dim(), T = rows * n;
   float* x = x_.mutable_data<float>();
   float* h = h_.mutable_data<float>();
   float* q = q_.mutable_data<float>();
@@ -143,26 +143,9 @@ void OptState::forward(int64_t rows, int64_t n) {
     l.v_proj.forward(pool_, attn_in, T, v);
     caches_[li].write(k, v, rows, n, length_, D);
 
-    cpu::AttentionParams a;
-    a.batch = rows;
-    a.heads = H;
-    a.q_len = n;
-    a.kv_len = length_ + n;
-    a.head_dim = Dh;
-    a.q = q;
-    a.q_batch_stride = n * D;
-    a.q_row_stride = D;
-    a.q_head_stride = Dh;
-    caches_[li].describe(a);
-    a.out = ctx;
-    a.out_batch_stride = n * D;
-    a.out_row_stride = D;
-    a.out_head_stride = Dh;
-    a.scale = 1.0f;
+    cpu::AttentionParams a = caches_[li].causal_attention(q, ctx, rows, n, length_);
     a.key_mask = key_mask_.data();
     a.key_mask_batch_stride = capacity_;
-    a.causal = true;
-    a.causal_offset = length_;
     cpu::attention(pool_, a);
     l.out_proj.forward_accumulate(pool_, ctx, T, x);
     if (!c.do_layer_norm_before) l.self_attn_layer_norm.forward(pool_, x, T, x);

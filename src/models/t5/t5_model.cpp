@@ -403,7 +403,7 @@ void T5State::cross_attention(size_t layer, int64_t n) {
 
 void T5State::decode(int64_t n) {
   const T5Config& c = m_.config;
-  const int64_t D = c.d_model, H = c.num_heads, Dh = c.d_kv, inner = m_.inner_dim();
+  const int64_t D = c.d_model, inner = m_.inner_dim();
   const int64_t T = rows_ * n, kv = length_ + n;
   BLIP2_CHECK(kv <= capacity_, "T5 decoder past its reserved length");
   fill_decoder_bias(n, kv);
@@ -420,28 +420,11 @@ void T5State::decode(int64_t n) {
     b.self_attention.k.forward(pool_, h, T, k);
     b.self_attention.v.forward(pool_, h, T, v);
     caches_[l].write(k, v, rows_, n, length_, inner);
-    cpu::AttentionParams a;
-    a.batch = rows_;
-    a.heads = H;
-    a.q_len = n;
-    a.kv_len = kv;
-    a.head_dim = Dh;
-    a.q = q;
-    a.q_batch_stride = n * inner;
-    a.q_row_stride = inner;
-    a.q_head_stride = Dh;
-    caches_[l].describe(a);
-    a.out = ctx;
-    a.out_batch_stride = n * inner;
-    a.out_row_stride = inner;
-    a.out_head_stride = Dh;
-    a.scale = 1.0f;
+    cpu::AttentionParams a = caches_[l].causal_attention(q, ctx, rows_, n, length_);
     a.bias = bias_.data<float>();
     a.bias_batch_stride = 0;
     a.bias_head_stride = n * kv;
     a.bias_row_stride = kv;
-    a.causal = true;
-    a.causal_offset = length_;
     cpu::attention(pool_, a);
     b.self_attention.o.forward_accumulate(pool_, ctx, T, x);
 
