@@ -49,8 +49,8 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-nlohmann::json sequences_json(const CaptionResult& r) {
-  nlohmann::json seqs = nlohmann::json::array();
+nlohmann::ordered_json sequences_json(const CaptionResult& r) {
+  nlohmann::ordered_json seqs = nlohmann::ordered_json::array();
   for (const Sequence& s : r.sequences)
     seqs.push_back({{"text", s.text}, {"token_ids", s.token_ids}, {"score", s.score}});
   return seqs;

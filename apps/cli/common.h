@@ -28,6 +28,6 @@ void add_generation_flags(CLI::App* cmd, GenerationOverrides& overrides);
 std::string trim(std::string_view s);
 
 // {"text", "token_ids", "score"} of each sequence.
-nlohmann::json sequences_json(const CaptionResult& r);
+nlohmann::ordered_json sequences_json(const CaptionResult& r);  // [{"text", "token_ids", "score"}]
 
 }  // namespace blip2::cli

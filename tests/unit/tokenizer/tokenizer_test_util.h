@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/test_util.h"
 #include "core/error.h"
 
 namespace blip2::testing {
@@ -49,34 +50,18 @@ inline std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-// A fresh folder under the system temp dir, removed with its contents at the end of the test.
-class ScratchDir {
+// A test::TempDir filled from fixture folders.
+class ScratchDir : public blip2::test::TempDir {
  public:
-  ScratchDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("blip2-tok-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
+  std::filesystem::path path() const { return std::filesystem::path(TempDir::path()); }
+  std::string str() const { return TempDir::path(); }
   // Copies `names` from folder `from` into this folder.
   void copy_from(const std::string& from, std::initializer_list<const char*> names) const {
     for (const char* name : names) {
-      std::filesystem::copy_file(std::filesystem::path(from) / name, path_ / name,
+      std::filesystem::copy_file(std::filesystem::path(from) / name, path() / name,
                                  std::filesystem::copy_options::overwrite_existing);
     }
   }
-
- private:
-  std::filesystem::path path_;
 };
 
 // Runs `f` and returns the blip2::Error it throws; fails the test if it throws nothing.
