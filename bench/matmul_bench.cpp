@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
-#include "bench/stream_read.h"
 #include "backend/cpu/matmul.h"
+#include "bench/stream_read.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 
@@ -43,15 +43,20 @@ struct OwnedWeights {
   std::vector<uint16_t> scale16;
   cpu::WeightView view() const {
     switch (format) {
-      case WeightFormat::kF32: return cpu::WeightView::f32(f32.data(), n, k);
-      case WeightFormat::kBF16: return cpu::WeightView::bf16(u16.data(), n, k);
-      case WeightFormat::kInt8: return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
-      case WeightFormat::kQ4: return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
+      case WeightFormat::kF32:
+        return cpu::WeightView::f32(f32.data(), n, k);
+      case WeightFormat::kBF16:
+        return cpu::WeightView::bf16(u16.data(), n, k);
+      case WeightFormat::kInt8:
+        return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
+      case WeightFormat::kQ4:
+        return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
     }
     return {};
   }
   size_t bytes() const {
-    return f32.size() * 4 + u16.size() * 2 + i8.size() + u8.size() + scale.size() * 4 + scale16.size() * 2;
+    return f32.size() * 4 + u16.size() * 2 + i8.size() + u8.size() + scale.size() * 4 +
+           scale16.size() * 2;
   }
 };
 
@@ -67,7 +72,9 @@ std::unique_ptr<OwnedWeights> make(WeightFormat f, int64_t n, int64_t k, uint32_
     v = (static_cast<float>(s >> 8) / 16777216.0f - 0.5f) * 0.1f;
   }
   switch (f) {
-    case WeightFormat::kF32: w->f32 = std::move(src); break;
+    case WeightFormat::kF32:
+      w->f32 = std::move(src);
+      break;
     case WeightFormat::kBF16:
       w->u16.resize(src.size());
       for (size_t i = 0; i < src.size(); ++i) w->u16[i] = f32_to_bf16(src[i]);
@@ -86,7 +93,8 @@ std::unique_ptr<OwnedWeights> make(WeightFormat f, int64_t n, int64_t k, uint32_
   return w;
 }
 
-const WeightFormat kFormats[] = {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4};
+const WeightFormat kFormats[] = {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8,
+                                 WeightFormat::kQ4};
 
 // args: format, M, N, K
 void BM_decode(benchmark::State& state) {
@@ -104,7 +112,8 @@ void BM_decode(benchmark::State& state) {
     bytes += w.bytes();
     benchmark::ClobberMemory();
   }
-  state.counters["weight_GBps"] = benchmark::Counter(static_cast<double>(bytes) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["weight_GBps"] =
+      benchmark::Counter(static_cast<double>(bytes) / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(std::string(weight_format_name(f)) + " " + cpu::active_matmul_isa());
 }
 
@@ -145,7 +154,9 @@ void BM_mem_read(benchmark::State& state) {
   std::vector<uint64_t> partial(pool().num_threads() * 8);
   for (auto _ : state) {
     const size_t chunks = pool().num_threads();
-    pool().run(chunks, [&](size_t c) { partial[c * 8] = bench::stream_read(a.data() + n / chunks * c, n / chunks); });
+    pool().run(chunks, [&](size_t c) {
+      partial[c * 8] = bench::stream_read(a.data() + n / chunks * c, n / chunks);
+    });
     benchmark::DoNotOptimize(partial.data());
   }
   state.counters["GBps"] = benchmark::Counter(static_cast<double>(n) * state.iterations() / 1e9,

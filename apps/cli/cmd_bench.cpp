@@ -4,8 +4,8 @@
 // (see src/bench/bench.h and docs/performance.md).
 #include <iostream>
 
-#include "bench/arch_configs.h"
 #include "backend/cpu/kernels.h"
+#include "bench/arch_configs.h"
 #include "bench/bench.h"
 #include "commands.h"
 #include "core/dtype.h"

@@ -28,12 +28,15 @@ int run_generate(const GenerateArgs& args, Task task) {
   args.overrides.apply(options);
   options.validate();
   if (args.stream && args.json)
-    fail(ErrorKind::kInvalidArgument, "--stream prints text as it is generated; it cannot be combined with --json");
-  const bool streamable = args.stream && options.num_beams == 1 && options.num_return_sequences == 1;
+    fail(ErrorKind::kInvalidArgument,
+         "--stream prints text as it is generated; it cannot be combined with --json");
+  const bool streamable =
+      args.stream && options.num_beams == 1 && options.num_return_sequences == 1;
   const std::string prompt = task == Task::kVqa ? engine->vqa_prompt(args.question) : args.prompt;
 
   Session session(engine);
-  Progress progress(task == Task::kVqa ? "answering" : "captioning", static_cast<int64_t>(args.images.size()));
+  Progress progress(task == Task::kVqa ? "answering" : "captioning",
+                    static_cast<int64_t>(args.images.size()));
   int failures = 0;
   const size_t batch = static_cast<size_t>(std::max<int64_t>(1, streamable ? 1 : args.batch_size));
   for (size_t first = 0; first < args.images.size(); first += batch) {
@@ -48,7 +51,9 @@ int run_generate(const GenerateArgs& args, Task task) {
       } catch (const Error& e) {
         if (args.images.size() == 1) throw;
         std::cerr << "blip2: error: " << e.what() << "\n";
-        if (args.json) std::cout << nlohmann::json{{"image", args.images[i]}, {"error", e.what()}}.dump() << "\n";
+        if (args.json)
+          std::cout << nlohmann::json{{"image", args.images[i]}, {"error", e.what()}}.dump()
+                    << "\n";
         ++failures;
         progress.advance();
       }
@@ -83,7 +88,8 @@ int run_generate(const GenerateArgs& args, Task task) {
         if (r.sequences.size() == 1) {
           std::cout << label << trim(r.text) << "\n";
         } else {
-          for (const Sequence& s : r.sequences) std::cout << label << trim(s.text) << "  (score " << s.score << ")\n";
+          for (const Sequence& s : r.sequences)
+            std::cout << label << trim(s.text) << "  (score " << s.score << ")\n";
         }
       }
       std::cout.flush();
@@ -99,7 +105,8 @@ void add_common(CLI::App* cmd, GenerateArgs& a) {
   add_generation_flags(cmd, a.overrides);
   cmd->add_flag("--json", a.json, "One JSON object per image per line");
   cmd->add_flag("--stream", a.stream, "Print text as it is generated (greedy or sampling)");
-  cmd->add_option("--batch-size", a.batch_size, "Images per forward pass")->check(CLI::Range(1, 256));
+  cmd->add_option("--batch-size", a.batch_size, "Images per forward pass")
+      ->check(CLI::Range(1, 256));
 }
 
 }  // namespace
@@ -116,7 +123,8 @@ void register_generate_commands(CLI::App& app, Action& action) {
   CLI::App* q = app.add_subcommand("ask", "Answer a question about an image (zero-shot VQA)");
   add_common(q, *ask);
   q->add_option("image", ask->image, "Image file")->required();
-  q->add_option("question", ask->question, "The question, e.g. \"what color is the square?\"")->required();
+  q->add_option("question", ask->question, "The question, e.g. \"what color is the square?\"")
+      ->required();
   q->callback([&action, ask] {
     ask->images = {ask->image};
     action = [ask] { return run_generate(*ask, Task::kVqa); };

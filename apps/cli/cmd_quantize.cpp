@@ -55,7 +55,8 @@ json quantization_entry(WeightFormat format, const WeightPolicy& policy) {
                 {"language_model.lm_head", std::string(weight_format_name(policy.lm_head))}};
   q["tensors"] = {
       {"bf16", "<name>.weight BF16 [out, in]"},
-      {"int8", "<name>.weight I8 [out, in] (values in [-127, 127]) * <name>.weight_scale F32 [out]"},
+      {"int8",
+       "<name>.weight I8 [out, in] (values in [-127, 127]) * <name>.weight_scale F32 [out]"},
       {"q4",
        "<name>.weight U8 [out, in/2]: blocks of 32 weights, byte j of a block holds weight j (low "
        "nibble) and j+16 (high nibble) as q in [0, 15]; weight = (q - 8) * <name>.weight_scale F16 "
@@ -67,7 +68,8 @@ json quantization_entry(WeightFormat format, const WeightPolicy& policy) {
 int run_quantize(const QuantizeArgs& a) {
   const auto format = weight_format_from_string(a.dtype);
   if (!format || *format == WeightFormat::kF32)
-    fail(ErrorKind::kInvalidArgument, "--dtype ", a.dtype, " is not a reduced-precision format; use int8, q4 or bf16");
+    fail(ErrorKind::kInvalidArgument, "--dtype ", a.dtype,
+         " is not a reduced-precision format; use int8, q4 or bf16");
   const std::string dir = resolve_model_path(a.model);
   const fs::path out(a.out);
   if (fs::exists(out) && (!fs::is_directory(out) || !fs::is_empty(out)))
@@ -82,8 +84,9 @@ int run_quantize(const QuantizeArgs& a) {
     fail(ErrorKind::kFormat, dir, "/config.json: not valid JSON (", e.what(), ")");
   }
   if (config.contains("quantization"))
-    fail(ErrorKind::kInvalidArgument, dir, " is already quantised (config.json has a \"quantization\" entry ",
-         "with format ", config["quantization"].value("format", "?"), "); quantise the original folder");
+    fail(ErrorKind::kInvalidArgument, dir,
+         " is already quantised (config.json has a \"quantization\" entry ", "with format ",
+         config["quantization"].value("format", "?"), "); quantise the original folder");
   const Blip2Config c = load_blip2_config(dir);
   const auto checkpoint = Checkpoint::open(dir);
   const WeightPolicy policy = WeightPolicy::for_format(*format);
@@ -99,7 +102,8 @@ int run_quantize(const QuantizeArgs& a) {
   const auto starts = [](const std::string& s, const char* p) { return s.rfind(p, 0) == 0; };
   for (const auto& name : checkpoint->names()) {
     const TensorInfo* t = checkpoint->find(name);
-    if (t->shape.size() != 2 || name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
+    if (t->shape.size() != 2 || name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0)
+      continue;
     if (name.find("embed") != std::string::npos || name == "language_model.shared.weight") continue;
     if ((policy.vision != WeightFormat::kF32 && starts(name, "vision_model.encoder.")) ||
         (policy.language_model != WeightFormat::kF32 && starts(name, "language_model.")))
@@ -108,7 +112,8 @@ int run_quantize(const QuantizeArgs& a) {
   if (!checkpoint->find("language_model.lm_head.weight")) ++weight_count;
   Progress convert_progress("converting " + std::string(weight_format_name(*format)), weight_count);
   sink->on_record = [&](const std::string& name) {
-    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0) convert_progress.advance();
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
+      convert_progress.advance();
   };
   loader.set_conversion_sink(sink);
   const auto model = Blip2Model::load(loader, c, policy);
@@ -140,7 +145,8 @@ int run_quantize(const QuantizeArgs& a) {
     total_bytes += t.nbytes();
   }
   const json qentry = quantization_entry(*format, policy);
-  const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"blip2_quantization", qentry.dump()}};
+  const std::map<std::string, std::string> metadata = {{"format", "pt"},
+                                                       {"blip2_quantization", qentry.dump()}};
   Progress write_progress("writing", static_cast<int64_t>(shards.size()));
   json weight_map = json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
@@ -166,7 +172,8 @@ int run_quantize(const QuantizeArgs& a) {
   config["quantization"] = qentry;
   std::ofstream(out / "config.json") << config.dump(2) << "\n";
   const fs::path src(dir);
-  for (auto it = fs::recursive_directory_iterator(src); it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(src); it != fs::recursive_directory_iterator();
+       ++it) {
     const fs::path rel = fs::relative(it->path(), src);
     if (fs::exists(out) && fs::equivalent(it->path(), out)) {
       it.disable_recursion_pending();
@@ -181,10 +188,9 @@ int run_quantize(const QuantizeArgs& a) {
   }
   const auto mb = [](size_t b) { return str_cat(b / 100000 / 10.0, " MB"); };
   std::cout << "wrote " << a.out << ": " << sink->tensors.size() << " tensors in "
-            << weight_format_name(*format) << " (" << policy.describe() << "); "
-            << mb(source_bytes) << " of stored weights became " << mb(converted_bytes) << "; "
-            << shards.size() << (shards.size() == 1 ? " file, " : " shards, ") << mb(total_bytes)
-            << " in all\n";
+            << weight_format_name(*format) << " (" << policy.describe() << "); " << mb(source_bytes)
+            << " of stored weights became " << mb(converted_bytes) << "; " << shards.size()
+            << (shards.size() == 1 ? " file, " : " shards, ") << mb(total_bytes) << " in all\n";
   return 0;
 }
 
@@ -192,16 +198,20 @@ int run_quantize(const QuantizeArgs& a) {
 
 void register_quantize_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<QuantizeArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "quantize", "Write a copy of a model with its large weights stored as int8, q4 or bf16 (loads by mmap, no --dtype needed)");
-  cmd->add_option("-m,--model", args->model, "BLIP-2 model folder (or hub repo id in the local HF cache)")->required();
+  CLI::App* cmd = app.add_subcommand("quantize",
+                                     "Write a copy of a model with its large weights stored as "
+                                     "int8, q4 or bf16 (loads by mmap, no --dtype needed)");
+  cmd->add_option("-m,--model", args->model,
+                  "BLIP-2 model folder (or hub repo id in the local HF cache)")
+      ->required();
   cmd->add_option("-o,--output", args->out, "Output folder (new or empty)")->required();
   cmd->add_option("--dtype", args->dtype,
                   "int8 (vision encoder + language model, per-row scales), q4 (language model in "
                   "4-bit blocks of 32, its head int8), or bf16")
       ->required()
       ->check(CLI::IsMember({"int8", "q4", "bf16"}));
-  cmd->add_option("--threads", args->threads, "Threads for the conversion (default: one per physical core)")
+  cmd->add_option("--threads", args->threads,
+                  "Threads for the conversion (default: one per physical core)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--shard-size", args->shard_gb, "Largest output file, in GB")
       ->check(CLI::Range(0.001, 1000.0))

@@ -27,7 +27,8 @@ int run_detokenize(const TokenizeArgs& a) {
   const auto tok = Tokenizer::load(a.model);
   std::vector<int32_t> ids;
   for (int64_t id : a.ids) {
-    if (id < 0 || id > INT32_MAX) fail(ErrorKind::kInvalidArgument, "token id ", id, " is out of range");
+    if (id < 0 || id > INT32_MAX)
+      fail(ErrorKind::kInvalidArgument, "token id ", id, " is out of range");
     ids.push_back(static_cast<int32_t>(id));
   }
   std::cout << tok->decode(ids, !a.keep_special) << "\n";
@@ -47,7 +48,8 @@ void register_tokenize_commands(CLI::App& app, Action& action) {
   auto d = std::make_shared<TokenizeArgs>();
   CLI::App* dt = app.add_subcommand("detokenize", "Print the text of token ids");
   dt->add_option("-m,--model", d->model, "Model folder with the tokenizer files")->required();
-  dt->add_flag("--keep-special-tokens", d->keep_special, "Render special tokens instead of skipping them");
+  dt->add_flag("--keep-special-tokens", d->keep_special,
+               "Render special tokens instead of skipping them");
   dt->add_option("ids", d->ids, "Token ids")->required();
   dt->callback([&action, d] { action = [d] { return run_detokenize(*d); }; });
 }

@@ -5,8 +5,9 @@
 namespace blip2::cli {
 
 void add_model_flags(CLI::App* cmd, ModelArgs& args) {
-  cmd->add_option("-m,--model", args.model,
-                  "BLIP-2 model folder (Hugging Face layout) or a hub repo id in the local HF cache")
+  cmd->add_option(
+         "-m,--model", args.model,
+         "BLIP-2 model folder (Hugging Face layout) or a hub repo id in the local HF cache")
       ->required();
   cmd->add_option("--threads", args.threads, "Threads (default: one per physical core)")
       ->check(CLI::Range(0, 1024));
@@ -31,13 +32,16 @@ void add_generation_flags(CLI::App* cmd, GenerationOverrides& o) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     using T = typename std::decay_t<decltype(field)>::value_type;
     if constexpr (std::is_same_v<T, bool>) {
-      cmd->add_flag_callback(flag, [&field] { field = true; }, help);
+      cmd->add_flag_callback(
+          flag, [&field] { field = true; }, help);
     } else {
-      cmd->add_option_function<T>(flag, [&field](const T& v) { field = v; }, help);
+      cmd->add_option_function<T>(
+          flag, [&field](const T& v) { field = v; }, help);
     }
   });
   cmd->add_option_function<std::string>(
-         "--early-stopping", [&o](const std::string& v) { o.early_stopping = parse_early_stopping(v); },
+         "--early-stopping",
+         [&o](const std::string& v) { o.early_stopping = parse_early_stopping(v); },
          "Beam search stopping rule: true, false (heuristic) or never")
       ->check(CLI::IsMember({"true", "false", "never", "1", "0", "yes", "no"}));
 }

@@ -7,11 +7,16 @@
 namespace blip2::cli {
 
 Progress::Progress(std::string what, int64_t total)
-    : what_(std::move(what)), total_(total), tty_(::isatty(STDERR_FILENO) == 1), enabled_(total > 1) {
+    : what_(std::move(what)),
+      total_(total),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      enabled_(total > 1) {
   start_ = last_ = std::chrono::steady_clock::now();
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::advance(int64_t n) {
   done_ += n;

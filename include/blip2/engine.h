@@ -36,7 +36,8 @@ enum class Task { kCaption, kVqa };
 class Engine {
  public:
   // `model` is a Hugging Face BLIP-2 folder or a hub repo id in the local Hugging Face cache.
-  static std::shared_ptr<const Engine> load(const std::string& model, const EngineOptions& options = {});
+  static std::shared_ptr<const Engine> load(const std::string& model,
+                                            const EngineOptions& options = {});
   ~Engine();
 
   const std::string& model_dir() const { return model_dir_; }

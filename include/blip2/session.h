@@ -31,8 +31,8 @@ struct Sequence {
 
 struct CaptionResult {
   std::string prompt;
-  std::string text;                // = sequences[0].text
-  std::vector<int32_t> token_ids;  // = sequences[0].token_ids
+  std::string text;                 // = sequences[0].text
+  std::vector<int32_t> token_ids;   // = sequences[0].token_ids
   std::vector<Sequence> sequences;  // num_return_sequences, best first
 };
 
@@ -57,9 +57,11 @@ class Session {
   std::vector<CaptionResult> generate(std::span<const CaptionRequest> requests,
                                       const GenerationOptions& options,
                                       const TextCallback& on_text = {});
-  CaptionResult caption(const RgbImage& image, std::string_view prompt, const GenerationOptions& options);
+  CaptionResult caption(const RgbImage& image, std::string_view prompt,
+                        const GenerationOptions& options);
   // Wraps the question in the model's VQA template.
-  CaptionResult ask(const RgbImage& image, std::string_view question, const GenerationOptions& options);
+  CaptionResult ask(const RgbImage& image, std::string_view question,
+                    const GenerationOptions& options);
 
   // Every intermediate tensor for one image (batch dimension 1), named like the reference's:
   // pixel_values, vision_last_hidden_state, vision_pooler_output, qformer_last_hidden_state,

@@ -13,13 +13,13 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
-#include "core/mapped_file.h"
 #include "bench/arch_configs.h"
 #include "bench/machine_limits.h"
 #include "bench/model_cost.h"
 #include "bench/random_model.h"
 #include "bench/synthetic_image.h"
 #include "blip2/blip2.h"
+#include "core/mapped_file.h"
 #include "io/model_path.h"
 
 namespace blip2::bench {
@@ -148,7 +148,8 @@ BenchResult run_bench(const BenchOptions& o, const BenchLog& log_fn) {
   WeightFormat format = o.weights;
   if (o.arch.empty()) {
     const auto cfg = nlohmann::json::parse(
-        read_text_file((std::filesystem::path(resolve_model_path(o.model_dir)) / "config.json").string()),
+        read_text_file(
+            (std::filesystem::path(resolve_model_path(o.model_dir)) / "config.json").string()),
         nullptr, /*allow_exceptions=*/false);
     if (cfg.is_object() && cfg.contains("quantization") && cfg["quantization"].is_object())
       if (const auto f = weight_format_from_string(cfg["quantization"].value("format", "")))

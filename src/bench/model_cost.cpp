@@ -137,7 +137,9 @@ double model_weight_bytes(const Blip2Config& config, WeightFormat format) {
   // The formats WeightPolicy gives each part (nn/weight_format.h); the Q-Former, the language
   // projection and the patch embedding stay f32.
   const WeightPolicy policy = WeightPolicy::for_format(format);
-  const auto starts_with = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
+  const auto starts_with = [](const std::string& s, const char* prefix) {
+    return s.rfind(prefix, 0) == 0;
+  };
   double total = 0;
   for (const TensorSpec& s : blip2_tensor_specs(config, config.lm_vocab_size())) {
     const double f32_bytes = 4.0 * static_cast<double>(s.numel());

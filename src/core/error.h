@@ -46,11 +46,11 @@ template <typename... Args>
 }
 
 // Checks an internal invariant; throws kInternal with the location when it breaks.
-#define BLIP2_CHECK(cond, ...)                                                                   \
-  do {                                                                                           \
-    if (!(cond))                                                                                 \
-      ::blip2::fail(::blip2::ErrorKind::kInternal, __FILE__, ":", __LINE__, ": check failed: ", \
-                    #cond " " __VA_OPT__(, ) __VA_ARGS__);                                       \
+#define BLIP2_CHECK(cond, ...)                                                 \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      ::blip2::fail(::blip2::ErrorKind::kInternal, __FILE__, ":", __LINE__,    \
+                    ": check failed: ", #cond " " __VA_OPT__(, ) __VA_ARGS__); \
   } while (0)
 
 }  // namespace blip2

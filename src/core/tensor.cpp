@@ -44,7 +44,8 @@ std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
   constexpr size_t kAlign = 64;
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
   void* p = rounded ? std::aligned_alloc(kAlign, rounded) : nullptr;
-  if (rounded && p == nullptr) fail(ErrorKind::kResource, "out of memory allocating ", bytes, " bytes");
+  if (rounded && p == nullptr)
+    fail(ErrorKind::kResource, "out of memory allocating ", bytes, " bytes");
   if (p) std::memset(p, 0, rounded);
   auto buffer = std::shared_ptr<Buffer>(new Buffer());
   buffer->data_ = static_cast<uint8_t*>(p);
@@ -71,7 +72,8 @@ Buffer::~Buffer() {
 }
 
 uint8_t* Buffer::mutable_data() {
-  if (!owned_) fail(ErrorKind::kInternal, "attempt to write into read-only (memory-mapped) storage");
+  if (!owned_)
+    fail(ErrorKind::kInternal, "attempt to write into read-only (memory-mapped) storage");
   return data_;
 }
 
@@ -118,11 +120,14 @@ int Tensor::normalize_dim(int d) const {
   const int n = static_cast<int>(shape_.size());
   const int r = d < 0 ? d + n : d;
   if (r < 0 || r >= n)
-    fail(ErrorKind::kInternal, "dimension ", d, " out of range for shape ", shape_to_string(shape_));
+    fail(ErrorKind::kInternal, "dimension ", d, " out of range for shape ",
+         shape_to_string(shape_));
   return r;
 }
 
-int64_t Tensor::dim(int i) const { return shape_[normalize_dim(i)]; }
+int64_t Tensor::dim(int i) const {
+  return shape_[normalize_dim(i)];
+}
 
 int64_t Tensor::numel() const {
   int64_t n = 1;
@@ -224,13 +229,16 @@ float load_as_f32(DType t, const uint8_t* p) {
       std::memcpy(&h, p, 2);
       return bf16_to_f32(h);
     }
-    default: fail(ErrorKind::kInternal, "load_as_f32: not a float dtype");
+    default:
+      fail(ErrorKind::kInternal, "load_as_f32: not a float dtype");
   }
 }
 
 void store_from_f32(DType t, uint8_t* p, float f) {
   switch (t) {
-    case DType::kF32: std::memcpy(p, &f, 4); return;
+    case DType::kF32:
+      std::memcpy(p, &f, 4);
+      return;
     case DType::kF64: {
       const double d = f;
       std::memcpy(p, &d, 8);
@@ -246,7 +254,8 @@ void store_from_f32(DType t, uint8_t* p, float f) {
       std::memcpy(p, &h, 2);
       return;
     }
-    default: fail(ErrorKind::kInternal, "store_from_f32: not a float dtype");
+    default:
+      fail(ErrorKind::kInternal, "store_from_f32: not a float dtype");
   }
 }
 }  // namespace
@@ -267,7 +276,8 @@ Tensor Tensor::to(DType dtype) const {
   const size_t si = dtype_size(dtype_), so = dtype_size(dtype);
   const uint8_t* s = static_cast<const uint8_t*>(src.raw_data());
   uint8_t* d = static_cast<uint8_t*>(out.raw_mutable_data());
-  for (int64_t i = 0; i < n; ++i) store_from_f32(dtype, d + i * so, load_as_f32(dtype_, s + i * si));
+  for (int64_t i = 0; i < n; ++i)
+    store_from_f32(dtype, d + i * so, load_as_f32(dtype_, s + i * si));
   return out;
 }
 

@@ -102,7 +102,7 @@ class Tensor {
   }
 
   // Views (share storage).
-  Tensor reshape(Shape shape) const;                       // contiguous tensors only; -1 allowed
+  Tensor reshape(Shape shape) const;                        // contiguous tensors only; -1 allowed
   Tensor slice(int dim, int64_t begin, int64_t end) const;  // [begin, end) along dim
   Tensor select(int dim, int64_t index) const;              // drops `dim`
 

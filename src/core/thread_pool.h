@@ -36,8 +36,9 @@ class ThreadPool {
   template <typename F>
   void run(size_t num_tasks, F&& fn) {
     using Fn = std::remove_reference_t<F>;
-    run_impl(num_tasks, [](void* ctx, size_t task) { (*static_cast<Fn*>(ctx))(task); },
-             const_cast<void*>(static_cast<const void*>(&fn)));
+    run_impl(
+        num_tasks, [](void* ctx, size_t task) { (*static_cast<Fn*>(ctx))(task); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
   // Splits [0, n) into about 4 chunks per thread (each at least `grain` long) and calls

@@ -21,8 +21,8 @@ struct GenerationOptions {
   EarlyStopping early_stopping = EarlyStopping::kHeuristic;
   bool do_sample = false;
   double temperature = 1.0;
-  int64_t top_k = 50;  // 0 disables
-  double top_p = 1.0;  // 1 disables
+  int64_t top_k = 50;            // 0 disables
+  double top_p = 1.0;            // 1 disables
   std::optional<uint64_t> seed;  // sampling RNG seed (random when absent)
   double repetition_penalty = 1.0;
   int64_t no_repeat_ngram_size = 0;

@@ -32,7 +32,8 @@ void read(const nlohmann::json& j, const char* key, std::optional<T>& out) {
   if (!j.contains(key) || j[key].is_null()) return;
   const nlohmann::json& v = j[key];
   if constexpr (std::is_same_v<T, bool>) {
-    if (!v.is_boolean()) fail(ErrorKind::kInvalidArgument, "\"", key, "\" must be true or false, not ", v.dump());
+    if (!v.is_boolean())
+      fail(ErrorKind::kInvalidArgument, "\"", key, "\" must be true or false, not ", v.dump());
     out = v.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
     if (!v.is_number_integer() || (std::is_unsigned_v<T> && v.get<int64_t>() < 0))
@@ -40,7 +41,8 @@ void read(const nlohmann::json& j, const char* key, std::optional<T>& out) {
            std::is_unsigned_v<T> ? "a non-negative integer" : "an integer", ", not ", v.dump());
     out = v.get<T>();
   } else {
-    if (!v.is_number()) fail(ErrorKind::kInvalidArgument, "\"", key, "\" must be a number, not ", v.dump());
+    if (!v.is_number())
+      fail(ErrorKind::kInvalidArgument, "\"", key, "\" must be a number, not ", v.dump());
     out = v.get<T>();
   }
 }
@@ -58,7 +60,8 @@ GenerationOverrides GenerationOverrides::from_json(const nlohmann::json& j) {
     } else if (v.is_string()) {
       o.early_stopping = parse_early_stopping(v.get<std::string>());
     } else {
-      fail(ErrorKind::kInvalidArgument, "\"early_stopping\" must be true, false or \"never\", not ", v.dump());
+      fail(ErrorKind::kInvalidArgument, "\"early_stopping\" must be true, false or \"never\", not ",
+           v.dump());
     }
   }
   return o;
@@ -73,9 +76,12 @@ EarlyStopping parse_early_stopping(const std::string& s) {
 
 std::string early_stopping_name(EarlyStopping e) {
   switch (e) {
-    case EarlyStopping::kTrue: return "true";
-    case EarlyStopping::kHeuristic: return "false";
-    case EarlyStopping::kNever: return "never";
+    case EarlyStopping::kTrue:
+      return "true";
+    case EarlyStopping::kHeuristic:
+      return "false";
+    case EarlyStopping::kNever:
+      return "never";
   }
   return "false";
 }

@@ -37,7 +37,8 @@ struct GenerationOverrides {
     visit("top_k", "Sample among the k most likely tokens (0 = all)", top_k);
     visit("top_p", "Sample among the most likely tokens holding this probability mass", top_p);
     visit("seed", "Seed of the sampler's random generator (reproducible runs)", seed);
-    visit("repetition_penalty", "Divide the scores of already generated tokens by this (> 1 discourages repeats)",
+    visit("repetition_penalty",
+          "Divide the scores of already generated tokens by this (> 1 discourages repeats)",
           repetition_penalty);
     visit("no_repeat_ngram_size", "Never repeat an n-gram of this size", no_repeat_ngram_size);
   }

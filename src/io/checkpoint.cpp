@@ -62,7 +62,8 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const std::string& model_dir)
     std::map<std::string, size_t> shard_index;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
       if (!it.value().is_string())
-        fail(ErrorKind::kFormat, index.string(), ": weight_map[\"", it.key(), "\"] is not a file name");
+        fail(ErrorKind::kFormat, index.string(), ": weight_map[\"", it.key(),
+             "\"] is not a file name");
       const std::string shard = it.value().get<std::string>();
       if (shard.empty() || shard.find('/') != std::string::npos || shard == "..")
         fail(ErrorKind::kFormat, index.string(), ": weight_map[\"", it.key(),
@@ -90,8 +91,9 @@ std::shared_ptr<const Checkpoint> Checkpoint::open(const std::string& model_dir)
   }
   std::string hint;
   if (fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json"))
-    hint = " The folder has only PyTorch .bin weights: download the safetensors revision of the "
-           "checkpoint (the Hugging Face hub serves model.safetensors for every BLIP-2 model).";
+    hint =
+        " The folder has only PyTorch .bin weights: download the safetensors revision of the "
+        "checkpoint (the Hugging Face hub serves model.safetensors for every BLIP-2 model).";
   fail(ErrorKind::kNotFound, "no weights in ", model_dir,
        ": expected model.safetensors or model.safetensors.index.json.", hint);
 }
@@ -144,9 +146,13 @@ WeightLoader WeightLoader::scope(std::string_view name, int64_t index) const {
   return w;
 }
 
-bool WeightLoader::has(std::string_view name) const { return checkpoint_->find(key(name)) != nullptr; }
+bool WeightLoader::has(std::string_view name) const {
+  return checkpoint_->find(key(name)) != nullptr;
+}
 
-const TensorInfo* WeightLoader::info(std::string_view name) const { return checkpoint_->find(key(name)); }
+const TensorInfo* WeightLoader::info(std::string_view name) const {
+  return checkpoint_->find(key(name));
+}
 
 void WeightLoader::release(const Tensor& t) const {
   if (!t.defined() || t.is_writable() || t.nbytes() == 0) return;

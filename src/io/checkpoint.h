@@ -30,8 +30,8 @@ class Checkpoint {
   // Opens a single safetensors file.
   static std::shared_ptr<const Checkpoint> open_file(const std::string& path);
   // Tensors held in memory (e.g. a random model made for a benchmark), served like a file's.
-  static std::shared_ptr<const Checkpoint> from_tensors(std::vector<std::pair<std::string, Tensor>> tensors,
-                                                        std::string location = "<memory>");
+  static std::shared_ptr<const Checkpoint> from_tensors(
+      std::vector<std::pair<std::string, Tensor>> tensors, std::string location = "<memory>");
 
   const TensorInfo* find(std::string_view name) const;
   Tensor get(std::string_view name) const;  // as stored; throws Error(kNotFound)

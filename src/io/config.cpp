@@ -79,7 +79,8 @@ void require_positive(const std::string& where, const char* name, int64_t v) {
   if (v <= 0) fail(ErrorKind::kFormat, where, name, " must be positive, not ", v);
 }
 
-void require_divisible(const std::string& where, const char* a, int64_t av, const char* b, int64_t bv) {
+void require_divisible(const std::string& where, const char* a, int64_t av, const char* b,
+                       int64_t bv) {
   if (bv <= 0 || av % bv != 0)
     fail(ErrorKind::kFormat, where, a, " (", av, ") must be divisible by ", b, " (", bv, ")");
 }
@@ -110,13 +111,17 @@ VisionConfig parse_vision(const json& j, const std::string& source) {
   f.get("layer_norm_eps", c.layer_norm_eps);
   f.get("qkv_bias", c.qkv_bias);
   const std::string& w = f.where();
-  for (auto [name, v] : {std::pair{"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
-                         {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
-                         {"image_size", c.image_size}, {"patch_size", c.patch_size}})
+  for (auto [name, v] : {std::pair{"hidden_size", c.hidden_size},
+                         {"intermediate_size", c.intermediate_size},
+                         {"num_hidden_layers", c.num_hidden_layers},
+                         {"num_attention_heads", c.num_attention_heads},
+                         {"image_size", c.image_size},
+                         {"patch_size", c.patch_size}})
     require_positive(w, name, v);
   require_divisible(w, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
   require_divisible(w, "image_size", c.image_size, "patch_size", c.patch_size);
-  if (c.image_size > 4096) fail(ErrorKind::kFormat, w, "image_size ", c.image_size, " is implausibly large");
+  if (c.image_size > 4096)
+    fail(ErrorKind::kFormat, w, "image_size ", c.image_size, " is implausibly large");
   require_gelu(w, c.hidden_act);
   return c;
 }
@@ -135,8 +140,10 @@ QFormerConfig parse_qformer(const json& j, const std::string& source) {
   f.get("cross_attention_frequency", c.cross_attention_frequency);
   f.get("encoder_hidden_size", c.encoder_hidden_size);
   const std::string& w = f.where();
-  for (auto [name, v] : {std::pair{"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
-                         {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
+  for (auto [name, v] : {std::pair{"hidden_size", c.hidden_size},
+                         {"intermediate_size", c.intermediate_size},
+                         {"num_hidden_layers", c.num_hidden_layers},
+                         {"num_attention_heads", c.num_attention_heads},
                          {"cross_attention_frequency", c.cross_attention_frequency}})
     require_positive(w, name, v);
   require_divisible(w, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
@@ -162,15 +169,18 @@ OptConfig parse_opt(const json& j, const std::string& source) {
   f.get("layer_norm_elementwise_affine", c.layer_norm_elementwise_affine);
   f.get("tie_word_embeddings", c.tie_word_embeddings);
   const std::string& w = f.where();
-  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-                         {"num_hidden_layers", c.num_hidden_layers}, {"ffn_dim", c.ffn_dim},
+  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size},
+                         {"hidden_size", c.hidden_size},
+                         {"num_hidden_layers", c.num_hidden_layers},
+                         {"ffn_dim", c.ffn_dim},
                          {"num_attention_heads", c.num_attention_heads},
                          {"max_position_embeddings", c.max_position_embeddings}})
     require_positive(w, name, v);
   require_divisible(w, "hidden_size", c.hidden_size, "num_attention_heads", c.num_attention_heads);
   if (c.word_embed_proj_dim != c.hidden_size)
     fail(ErrorKind::kUnsupported, w, "word_embed_proj_dim (", c.word_embed_proj_dim,
-         ") != hidden_size (", c.hidden_size, "): OPT variants with project_in/project_out (opt-350m) ",
+         ") != hidden_size (", c.hidden_size,
+         "): OPT variants with project_in/project_out (opt-350m) ",
          "are not used by BLIP-2 and not supported");
   if (c.activation_function != "relu" && c.activation_function != "gelu")
     fail(ErrorKind::kUnsupported, w, "activation_function \"", c.activation_function,
@@ -208,15 +218,20 @@ T5Config parse_t5(const json& j, const std::string& source) {
   f.get("dense_act_fn", c.dense_act_fn);
   f.get("is_gated_act", c.is_gated_act);
   const std::string& w = f.where();
-  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size}, {"d_model", c.d_model}, {"d_kv", c.d_kv},
-                         {"d_ff", c.d_ff}, {"num_layers", c.num_layers},
-                         {"num_decoder_layers", c.num_decoder_layers}, {"num_heads", c.num_heads},
+  for (auto [name, v] : {std::pair{"vocab_size", c.vocab_size},
+                         {"d_model", c.d_model},
+                         {"d_kv", c.d_kv},
+                         {"d_ff", c.d_ff},
+                         {"num_layers", c.num_layers},
+                         {"num_decoder_layers", c.num_decoder_layers},
+                         {"num_heads", c.num_heads},
                          {"relative_attention_num_buckets", c.relative_attention_num_buckets},
                          {"relative_attention_max_distance", c.relative_attention_max_distance}})
     require_positive(w, name, v);
   const std::string& a = c.dense_act_fn;
   if (a != "gelu" && a != "gelu_new" && a != "gelu_pytorch_tanh" && a != "relu")
-    fail(ErrorKind::kUnsupported, w, "dense_act_fn \"", a, "\" is not supported (gelu, gelu_new, relu)");
+    fail(ErrorKind::kUnsupported, w, "dense_act_fn \"", a,
+         "\" is not supported (gelu, gelu_new, relu)");
   return c;
 }
 
@@ -236,7 +251,8 @@ Blip2Config blip2_config_from_json(const json& j, const std::string& source) {
   top.get("torch_dtype", c.torch_dtype);
   require_positive(source + ": ", "num_query_tokens", c.num_query_tokens);
   if (c.num_query_tokens > 4096)
-    fail(ErrorKind::kFormat, source, ": num_query_tokens ", c.num_query_tokens, " is implausibly large");
+    fail(ErrorKind::kFormat, source, ": num_query_tokens ", c.num_query_tokens,
+         " is implausibly large");
 
   c.vision = parse_vision(section(j, "vision_config", source), source);
   c.qformer = parse_qformer(section(j, "qformer_config", source), source);
@@ -268,8 +284,8 @@ Blip2Config blip2_config_from_json(const json& j, const std::string& source) {
   const int64_t vocab = c.lm_vocab_size();
   auto check_id = [&](const char* name, std::optional<int64_t> id) {
     if (id && (*id < 0 || *id >= vocab))
-      fail(ErrorKind::kFormat, source, ": text_config.", name, " ", *id, " is outside the vocabulary (",
-           vocab, ")");
+      fail(ErrorKind::kFormat, source, ": text_config.", name, " ", *id,
+           " is outside the vocabulary (", vocab, ")");
   };
   check_id("bos_token_id", c.special.bos_token_id);
   check_id("pad_token_id", c.special.pad_token_id);
@@ -317,7 +333,8 @@ GenerationDefaults generation_defaults_from_json(const json& j, const std::strin
     } else if (v.is_string() && v.get<std::string>() == "never") {
       g.early_stopping = EarlyStopping::kNever;
     } else {
-      fail(ErrorKind::kFormat, source, ": early_stopping must be true, false or \"never\", not ", v.dump());
+      fail(ErrorKind::kFormat, source, ": early_stopping must be true, false or \"never\", not ",
+           v.dump());
     }
   }
   f.get_ids("eos_token_id", g.eos_token_id);

@@ -102,9 +102,15 @@ struct Blip2Config {
   std::optional<int64_t> image_token_index;  // newer hub revisions
   std::string torch_dtype;                   // informational ("float32", "float16", ...)
 
-  int64_t lm_hidden_size() const { return lm_type == LanguageModelType::kOpt ? opt.hidden_size : t5.d_model; }
-  int64_t lm_vocab_size() const { return lm_type == LanguageModelType::kOpt ? opt.vocab_size : t5.vocab_size; }
-  std::string_view lm_type_name() const { return lm_type == LanguageModelType::kOpt ? "opt" : "t5"; }
+  int64_t lm_hidden_size() const {
+    return lm_type == LanguageModelType::kOpt ? opt.hidden_size : t5.d_model;
+  }
+  int64_t lm_vocab_size() const {
+    return lm_type == LanguageModelType::kOpt ? opt.vocab_size : t5.vocab_size;
+  }
+  std::string_view lm_type_name() const {
+    return lm_type == LanguageModelType::kOpt ? "opt" : "t5";
+  }
 };
 
 // Parses a Blip2Config dict. `source` names the file in error messages. Validates the values
@@ -128,7 +134,8 @@ struct GenerationDefaults {
   std::vector<int64_t> eos_token_id;
   std::optional<int64_t> bos_token_id, pad_token_id, decoder_start_token_id;
 };
-GenerationDefaults generation_defaults_from_json(const nlohmann::json& j, const std::string& source);
+GenerationDefaults generation_defaults_from_json(const nlohmann::json& j,
+                                                 const std::string& source);
 // Reads MODEL_DIR/generation_config.json if present; empty defaults otherwise.
 GenerationDefaults load_generation_defaults(const std::string& model_dir);
 

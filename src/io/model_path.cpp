@@ -18,7 +18,8 @@ std::vector<fs::path> hub_cache_roots() {
   if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) roots.emplace_back(c);
   if (const char* c = std::getenv("HUGGINGFACE_HUB_CACHE"); c && *c) roots.emplace_back(c);
   if (const char* h = std::getenv("HF_HOME"); h && *h) roots.push_back(fs::path(h) / "hub");
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) roots.push_back(fs::path(x) / "huggingface" / "hub");
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    roots.push_back(fs::path(x) / "huggingface" / "hub");
   if (const char* home = std::getenv("HOME"); home && *home)
     roots.push_back(fs::path(home) / ".cache" / "huggingface" / "hub");
   return roots;
@@ -29,7 +30,8 @@ bool looks_like_repo_id(const std::string& s) {
   if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return false;
   if (s.find('/', slash + 1) != std::string::npos) return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == '/'))
       return false;
   return s.find("..") == std::string::npos;
 }
@@ -42,7 +44,8 @@ std::string pick_snapshot(const fs::path& repo_dir) {
     std::string rev = read_text_file(ref.string());
     while (!rev.empty() && std::isspace(static_cast<unsigned char>(rev.back()))) rev.pop_back();
     const fs::path p = snapshots / rev;
-    if (!rev.empty() && rev.find('/') == std::string::npos && fs::exists(p / "config.json")) return p.string();
+    if (!rev.empty() && rev.find('/') == std::string::npos && fs::exists(p / "config.json"))
+      return p.string();
   }
   fs::path best;
   fs::file_time_type best_time{};
@@ -79,8 +82,9 @@ std::string resolve_model_path(const std::string& model) {
       const std::string snap = pick_snapshot(repo_dir);
       if (!snap.empty()) return snap;
     }
-    fail(ErrorKind::kNotFound, "model \"", model, "\" is not a folder and is not in the Hugging Face cache; looked in:",
-         looked, "\nDownload it first (e.g. `huggingface-cli download ", model,
+    fail(ErrorKind::kNotFound, "model \"", model,
+         "\" is not a folder and is not in the Hugging Face cache; looked in:", looked,
+         "\nDownload it first (e.g. `huggingface-cli download ", model,
          "`, or git clone https://huggingface.co/", model, ") and pass the folder or the repo id.");
   }
   fail(ErrorKind::kNotFound, "model folder ", model,

@@ -34,7 +34,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   st.file_ = MappedFile::open(path);
   const size_t size = st.file_->size();
   const uint8_t* data = st.file_->data();
-  if (size < 8) bad(path, str_cat("file is ", size, " bytes, shorter than the 8-byte header length"));
+  if (size < 8)
+    bad(path, str_cat("file is ", size, " bytes, shorter than the 8-byte header length"));
   const uint64_t header_len = read_u64_le(data);
   if (header_len > kMaxHeaderBytes)
     bad(path, str_cat("header length ", header_len, " exceeds the limit of ", kMaxHeaderBytes));
@@ -60,7 +61,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (name == "__metadata__") {
       if (!e.is_object()) bad(path, "__metadata__ is not an object");
       for (auto m = e.begin(); m != e.end(); ++m) {
-        if (!m.value().is_string()) bad(path, str_cat("__metadata__[\"", m.key(), "\"] is not a string"));
+        if (!m.value().is_string())
+          bad(path, str_cat("__metadata__[\"", m.key(), "\"] is not a string"));
         st.metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -69,7 +71,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (!e.is_object()) bad(path, where + " is not an object");
     if (!e.contains("dtype") || !e["dtype"].is_string()) bad(path, where + " has no dtype string");
     if (!e.contains("shape") || !e["shape"].is_array()) bad(path, where + " has no shape array");
-    if (!e.contains("data_offsets") || !e["data_offsets"].is_array() || e["data_offsets"].size() != 2)
+    if (!e.contains("data_offsets") || !e["data_offsets"].is_array() ||
+        e["data_offsets"].size() != 2)
       bad(path, where + " has no [begin, end] data_offsets");
     TensorInfo info;
     info.name = name;
@@ -79,7 +82,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     info.dtype = *dt;
     for (const json& d : e["shape"]) {
       if (!d.is_number_unsigned())
-        bad(path, str_cat(where, " has a shape entry that is not a non-negative integer: ", d.dump()));
+        bad(path,
+            str_cat(where, " has a shape entry that is not a non-negative integer: ", d.dump()));
       const uint64_t v = d.get<uint64_t>();
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
         bad(path, str_cat(where, " has a dimension too large: ", v));
@@ -89,7 +93,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     try {
       numel = checked_numel(info.shape);
     } catch (const Error&) {
-      bad(path, str_cat(where, " has shape ", shape_to_string(info.shape), " whose size overflows"));
+      bad(path,
+          str_cat(where, " has shape ", shape_to_string(info.shape), " whose size overflows"));
     }
     const auto& off = e["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -103,8 +108,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (static_cast<uint64_t>(numel) > std::numeric_limits<uint64_t>::max() / esize ||
         static_cast<uint64_t>(numel) * esize != en - b)
       bad(path, str_cat(where, " with dtype ", dtype, " and shape ", shape_to_string(info.shape),
-                        " needs ", static_cast<uint64_t>(numel) * esize, " bytes but data_offsets span ",
-                        en - b));
+                        " needs ", static_cast<uint64_t>(numel) * esize,
+                        " bytes but data_offsets span ", en - b));
     info.begin = data_start + b;
     info.end = data_start + en;
     st.tensors_.push_back(std::move(info));
@@ -135,7 +140,9 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-size_t SafetensorsFile::file_size() const { return file_->size(); }
+size_t SafetensorsFile::file_size() const {
+  return file_->size();
+}
 
 Tensor SafetensorsFile::get(std::string_view name) const {
   const TensorInfo* info = find(name);
@@ -143,7 +150,8 @@ Tensor SafetensorsFile::get(std::string_view name) const {
   const size_t bytes = info->end - info->begin;
   const size_t esize = dtype_size(info->dtype);
   if (info->begin % esize == 0)
-    return Tensor::from_buffer(Buffer::view_of(file_, info->begin, bytes), 0, info->dtype, info->shape);
+    return Tensor::from_buffer(Buffer::view_of(file_, info->begin, bytes), 0, info->dtype,
+                               info->shape);
   Tensor t = Tensor::empty(info->dtype, info->shape);  // misaligned: copy
   std::memcpy(t.raw_mutable_data(), file_->data() + info->begin, bytes);
   return t;
@@ -159,8 +167,8 @@ void write_safetensors(const std::string& path,
   size_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name == "__metadata__" || header.contains(name))
-      fail(ErrorKind::kInvalidArgument, "cannot write ", path, ": duplicate or reserved tensor name \"",
-           name, "\"");
+      fail(ErrorKind::kInvalidArgument, "cannot write ", path,
+           ": duplicate or reserved tensor name \"", name, "\"");
     contiguous.push_back(t.contiguous());
     const size_t n = t.nbytes();
     header[name] = {{"dtype", std::string(dtype_name(t.dtype()))},

@@ -17,7 +17,8 @@ void KvCache::reserve(int64_t rows, int64_t heads, int64_t capacity, int64_t hea
   head_dim_ = head_dim;
 }
 
-void KvCache::write(const float* k, const float* v, int64_t rows, int64_t n, int64_t pos, int64_t ld) {
+void KvCache::write(const float* k, const float* v, int64_t rows, int64_t n, int64_t pos,
+                    int64_t ld) {
   BLIP2_CHECK(rows <= rows_ && pos + n <= capacity_, "KV cache overflow");
   const int64_t D = head_dim_;
   for (int64_t r = 0; r < rows; ++r) {

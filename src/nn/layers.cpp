@@ -32,8 +32,10 @@ Linear Linear::from_weight(const WeightLoader& w, std::string_view name, const T
 cpu::WeightView Linear::view() const {
   const int64_t out = out_features(), in = in_features();
   switch (format) {
-    case WeightFormat::kF32: return cpu::WeightView::f32(weight.data<float>(), out, in);
-    case WeightFormat::kBF16: return cpu::WeightView::bf16(weight.data<uint16_t>(), out, in);
+    case WeightFormat::kF32:
+      return cpu::WeightView::f32(weight.data<float>(), out, in);
+    case WeightFormat::kBF16:
+      return cpu::WeightView::bf16(weight.data<uint16_t>(), out, in);
     case WeightFormat::kInt8:
       return cpu::WeightView::int8(weight.data<int8_t>(), weight_scale.data<float>(), out, in);
     case WeightFormat::kQ4:
@@ -49,9 +51,12 @@ size_t Linear::weight_bytes() const {
 namespace {
 cpu::Act to_act(Activation a) {
   switch (a) {
-    case Activation::kGelu: return cpu::Act::kGelu;
-    case Activation::kGeluTanh: return cpu::Act::kGeluTanh;
-    case Activation::kRelu: return cpu::Act::kRelu;
+    case Activation::kGelu:
+      return cpu::Act::kGelu;
+    case Activation::kGeluTanh:
+      return cpu::Act::kGeluTanh;
+    case Activation::kRelu:
+      return cpu::Act::kRelu;
   }
   return cpu::Act::kNone;
 }
@@ -126,12 +131,20 @@ Activation activation_from_name(const std::string& name) {
 
 void apply_activation(ThreadPool& pool, Activation act, float* x, int64_t n) {
   switch (act) {
-    case Activation::kGelu: cpu::gelu_erf(pool, x, n); return;
-    case Activation::kGeluTanh: cpu::gelu_tanh(pool, x, n); return;
-    case Activation::kRelu: cpu::relu(pool, x, n); return;
+    case Activation::kGelu:
+      cpu::gelu_erf(pool, x, n);
+      return;
+    case Activation::kGeluTanh:
+      cpu::gelu_tanh(pool, x, n);
+      return;
+    case Activation::kRelu:
+      cpu::relu(pool, x, n);
+      return;
   }
 }
 
-void add_inplace(ThreadPool& pool, float* y, const float* x, int64_t n) { cpu::add(pool, y, x, y, n); }
+void add_inplace(ThreadPool& pool, float* y, const float* x, int64_t n) {
+  cpu::add(pool, y, x, y, n);
+}
 
 }  // namespace blip2

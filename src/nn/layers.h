@@ -24,7 +24,9 @@ struct Linear {
   Tensor weight_scale;  // int8: f32 [out]; q4: f16 [out, in / 32]
   Tensor bias;          // [out], undefined when the layer has none
 
-  int64_t in_features() const { return format == WeightFormat::kQ4 ? 2 * weight.dim(1) : weight.dim(1); }
+  int64_t in_features() const {
+    return format == WeightFormat::kQ4 ? 2 * weight.dim(1) : weight.dim(1);
+  }
   int64_t out_features() const { return weight.dim(0); }
   cpu::WeightView view() const;
   size_t weight_bytes() const;  // weight + scales, as held
@@ -45,7 +47,8 @@ struct Linear {
   void forward(ThreadPool& pool, const float* x, int64_t ldx, int64_t rows, float* y,
                int64_t ldy) const;
   // Fused forms: y = act(x W^T + b), and y += x W^T + b (a residual added in place).
-  void forward_activation(ThreadPool& pool, const float* x, int64_t rows, float* y, Activation act) const;
+  void forward_activation(ThreadPool& pool, const float* x, int64_t rows, float* y,
+                          Activation act) const;
   void forward_accumulate(ThreadPool& pool, const float* x, int64_t rows, float* y) const;
   // x f32 [..., in] -> f32 [..., out]
   Tensor forward(ThreadPool& pool, const Tensor& x) const;

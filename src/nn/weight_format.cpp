@@ -11,7 +11,8 @@ namespace blip2 {
 WeightPolicy WeightPolicy::for_format(WeightFormat f) {
   WeightPolicy p;
   switch (f) {
-    case WeightFormat::kF32: break;
+    case WeightFormat::kF32:
+      break;
     case WeightFormat::kBF16:
       p.vision = p.language_model = p.lm_head = WeightFormat::kBF16;
       break;
@@ -34,7 +35,9 @@ std::string WeightPolicy::describe() const {
 namespace {
 
 // Rows per conversion task: ~1M weights, so a 2560 x 2560 matrix is a handful of tasks.
-int64_t rows_per_task(int64_t in) { return std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(in, 1)); }
+int64_t rows_per_task(int64_t in) {
+  return std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(in, 1));
+}
 
 template <typename Fn>
 void for_row_chunks(ThreadPool* pool, int64_t rows, int64_t in, const Fn& fn) {
@@ -68,11 +71,12 @@ const float* f32_rows(const Tensor& w, int64_t r0, int64_t r1, std::vector<float
 }  // namespace
 
 FormattedWeight convert_weight(ThreadPool* pool, const Tensor& w, WeightFormat format) {
-  BLIP2_CHECK(w.ndim() == 2 && w.is_contiguous(), "convert_weight wants a contiguous matrix, got ", w.describe());
+  BLIP2_CHECK(w.ndim() == 2 && w.is_contiguous(), "convert_weight wants a contiguous matrix, got ",
+              w.describe());
   const DType dt = w.dtype();
   if (dt != DType::kF32 && dt != DType::kF16 && dt != DType::kBF16)
-    fail(ErrorKind::kUnsupported, "cannot convert a weight of dtype ", dtype_name(dt),
-         " to ", weight_format_name(format), "; only F32, F16 and BF16 weights convert");
+    fail(ErrorKind::kUnsupported, "cannot convert a weight of dtype ", dtype_name(dt), " to ",
+         weight_format_name(format), "; only F32, F16 and BF16 weights convert");
   const int64_t out = w.dim(0), in = w.dim(1);
   if (format == WeightFormat::kQ4 && in % cpu::kQ4Block != 0) format = WeightFormat::kInt8;
   FormattedWeight f;
@@ -136,23 +140,26 @@ FormattedWeight convert_weight(ThreadPool* pool, const Tensor& w, WeightFormat f
 }
 
 std::optional<WeightFormat> stored_weight_format(const WeightLoader& w, std::string_view name) {
-  const std::string wkey = std::string(name) + ".weight", skey = std::string(name) + ".weight_scale";
+  const std::string wkey = std::string(name) + ".weight",
+                    skey = std::string(name) + ".weight_scale";
   const TensorInfo* info = w.info(wkey);
   if (info == nullptr) return std::nullopt;  // load_weight reports the missing tensor
   const TensorInfo* scale = w.info(skey);
   switch (info->dtype) {
     case DType::kF32:
     case DType::kF16:
-      if (scale) fail(ErrorKind::kFormat, "tensor \"", w.key(skey), "\" in ", w.checkpoint().location(),
-                      " scales a float weight; only I8 and U8 (q4) weights have scales");
+      if (scale)
+        fail(ErrorKind::kFormat, "tensor \"", w.key(skey), "\" in ", w.checkpoint().location(),
+             " scales a float weight; only I8 and U8 (q4) weights have scales");
       return std::nullopt;
-    case DType::kBF16: return WeightFormat::kBF16;
+    case DType::kBF16:
+      return WeightFormat::kBF16;
     case DType::kI8:
     case DType::kU8: {
       const bool int8 = info->dtype == DType::kI8;
       if (scale == nullptr || scale->dtype != (int8 ? DType::kF32 : DType::kF16))
-        fail(ErrorKind::kFormat, "tensor \"", w.key(wkey), "\" in ", w.checkpoint().location(), " is ",
-             dtype_name(info->dtype), " but \"", w.key(skey), "\" is ",
+        fail(ErrorKind::kFormat, "tensor \"", w.key(wkey), "\" in ", w.checkpoint().location(),
+             " is ", dtype_name(info->dtype), " but \"", w.key(skey), "\" is ",
              scale ? std::string(dtype_name(scale->dtype)) : std::string("missing"), "; ",
              int8 ? "int8 weights need an F32 scale per row" : "q4 weights need F16 block scales",
              ". Re-create the folder with `blip2 quantize`");
@@ -177,8 +184,9 @@ FormattedWeight load_weight(const WeightLoader& w, std::string_view name, int64_
   }
   if (stored == WeightFormat::kQ4) {
     if (in % cpu::kQ4Block != 0)
-      fail(ErrorKind::kFormat, "tensor \"", w.key(n + ".weight"), "\" is stored as q4 but its rows have ",
-           in, " weights, not a multiple of 32; re-create the folder with `blip2 quantize`");
+      fail(ErrorKind::kFormat, "tensor \"", w.key(n + ".weight"),
+           "\" is stored as q4 but its rows have ", in,
+           " weights, not a multiple of 32; re-create the folder with `blip2 quantize`");
     f.format = WeightFormat::kQ4;
     f.weight = w.get_stored(n + ".weight", {out, in / 2});
     f.scale = w.get_stored(n + ".weight_scale", {out, in / cpu::kQ4Block});

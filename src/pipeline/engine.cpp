@@ -18,21 +18,25 @@ std::shared_ptr<const Engine> Engine::load(const std::string& model, const Engin
   e->model_dir_ = resolve_model_path(model);
   e->config_ = load_blip2_config(e->model_dir_);
   e->tokenizer_ = Tokenizer::load(e->model_dir_);
-  e->image_processor_ = load_image_processor_config(e->model_dir_, static_cast<int>(e->config_.vision.image_size));
+  e->image_processor_ =
+      load_image_processor_config(e->model_dir_, static_cast<int>(e->config_.vision.image_size));
   if (!e->image_processor_.do_resize)
-    fail(ErrorKind::kUnsupported, e->model_dir_, "/preprocessor_config.json has do_resize false, but the ",
-         "vision encoder takes exactly ", e->config_.vision.image_size, "x", e->config_.vision.image_size,
+    fail(ErrorKind::kUnsupported, e->model_dir_,
+         "/preprocessor_config.json has do_resize false, but the ", "vision encoder takes exactly ",
+         e->config_.vision.image_size, "x", e->config_.vision.image_size,
          " images; set do_resize to true");
   if ((e->image_processor_.height != e->config_.vision.image_size ||
        e->image_processor_.width != e->config_.vision.image_size))
     fail(ErrorKind::kFormat, e->model_dir_, "/preprocessor_config.json resizes to ",
-         e->image_processor_.height, "x", e->image_processor_.width, " but vision_config.image_size is ",
-         e->config_.vision.image_size, "; the files of this checkpoint disagree");
+         e->image_processor_.height, "x", e->image_processor_.width,
+         " but vision_config.image_size is ", e->config_.vision.image_size,
+         "; the files of this checkpoint disagree");
   e->generation_defaults_ = load_generation_defaults(e->model_dir_);
   // The pool first: it converts the weights when a reduced-precision format is asked for.
   e->pool_ = std::make_unique<ThreadPool>(options.threads);
-  e->model_ = Blip2Model::load(options.checkpoint ? options.checkpoint : Checkpoint::open(e->model_dir_),
-                               e->config_, WeightPolicy::for_format(options.weights), e->pool_.get());
+  e->model_ =
+      Blip2Model::load(options.checkpoint ? options.checkpoint : Checkpoint::open(e->model_dir_),
+                       e->config_, WeightPolicy::for_format(options.weights), e->pool_.get());
   // The tokenizer must not produce ids the model cannot embed.
   if (e->tokenizer_->size() > e->config_.lm_vocab_size())
     fail(ErrorKind::kFormat, e->model_dir_, ": the tokenizer has ", e->tokenizer_->size(),

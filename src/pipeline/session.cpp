@@ -56,7 +56,8 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 std::vector<CaptionResult> Session::generate(std::span<const CaptionRequest> requests,
-                                             const GenerationOptions& options, const TextCallback& on_text) {
+                                             const GenerationOptions& options,
+                                             const TextCallback& on_text) {
   options.validate();
   timings_ = {};
   if (requests.empty()) return {};
@@ -108,7 +109,8 @@ std::vector<CaptionResult> Session::generate(std::span<const CaptionRequest> req
       return piece.empty() ? true : on_text(item, piece);
     };
   }
-  const auto sequences = blip2::generate(timed, prompts, options, model.generation_tokens(), on_token);
+  const auto sequences =
+      blip2::generate(timed, prompts, options, model.generation_tokens(), on_token);
   if (on_text)
     for (int64_t b = 0; b < B; ++b)
       if (const std::string rest = streams[b].flush(); !rest.empty()) on_text(b, rest);
@@ -131,17 +133,19 @@ std::vector<CaptionResult> Session::generate(std::span<const CaptionRequest> req
   return results;
 }
 
-CaptionResult Session::caption(const RgbImage& image, std::string_view prompt, const GenerationOptions& options) {
+CaptionResult Session::caption(const RgbImage& image, std::string_view prompt,
+                               const GenerationOptions& options) {
   const CaptionRequest req{&image, std::string(prompt)};
   return std::move(generate({&req, 1}, options).at(0));
 }
 
-CaptionResult Session::ask(const RgbImage& image, std::string_view question, const GenerationOptions& options) {
+CaptionResult Session::ask(const RgbImage& image, std::string_view question,
+                           const GenerationOptions& options) {
   return caption(image, engine_->vqa_prompt(question), options);
 }
 
-std::vector<std::pair<std::string, Tensor>> Session::features(const RgbImage& image,
-                                                              const std::optional<std::string>& prompt) {
+std::vector<std::pair<std::string, Tensor>> Session::features(
+    const RgbImage& image, const std::optional<std::string>& prompt) {
   const Engine& e = *engine_;
   const Blip2Model& model = e.model();
   ThreadPool& pool = e.pool();
@@ -177,7 +181,8 @@ std::vector<std::pair<std::string, Tensor>> Session::features(const RgbImage& im
     const GenerationTokens tokens = model.generation_tokens();
     const auto seq = blip2::generate(*state_, {&lm, 1}, greedy, tokens);
     decoder_inputs = tokens.history_prefix;
-    decoder_inputs.insert(decoder_inputs.end(), seq[0][0].tokens.begin(), seq[0][0].tokens.end() - 1);
+    decoder_inputs.insert(decoder_inputs.end(), seq[0][0].tokens.begin(),
+                          seq[0][0].tokens.end() - 1);
     out.emplace_back("decoder_input_ids", as_tensor(decoder_inputs));
   }
   Tensor logits = model.language_model().forward_logits(pool, lm, decoder_inputs);

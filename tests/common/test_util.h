@@ -15,11 +15,15 @@
 
 namespace blip2::test {
 
-inline std::string data_path(const std::string& rel) { return std::string(BLIP2_TEST_DATA) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+  return std::string(BLIP2_TEST_DATA) + "/" + rel;
+}
 inline std::string repo_path(const std::string& rel) {
   return (std::filesystem::path(BLIP2_TEST_DATA).parent_path().parent_path() / rel).string();
 }
-inline nlohmann::json load_json(const std::string& path) { return nlohmann::json::parse(read_text_file(path)); }
+inline nlohmann::json load_json(const std::string& path) {
+  return nlohmann::json::parse(read_text_file(path));
+}
 
 // Engine options for tests: two threads, so the parallel paths run even on one-core machines.
 inline EngineOptions two_threads() {
@@ -76,13 +80,13 @@ inline Diff compare(const Tensor& got, const Tensor& want) {
 }
 
 // Expects max|got - want| <= rel * max|want| (+ a tiny absolute floor).
-#define EXPECT_TENSOR_NEAR(got, want, rel)                                                     \
-  do {                                                                                         \
-    const auto _d = ::blip2::test::compare((got), (want));                                     \
-    EXPECT_LE(_d.max_abs, (rel) * _d.max_ref + 1e-6)                                           \
+#define EXPECT_TENSOR_NEAR(got, want, rel)                                                    \
+  do {                                                                                        \
+    const auto _d = ::blip2::test::compare((got), (want));                                    \
+    EXPECT_LE(_d.max_abs, (rel)*_d.max_ref + 1e-6)                                            \
         << #got << ": max abs diff " << _d.max_abs << " at flat index " << _d.worst           \
         << ", max |ref| " << _d.max_ref << " (relative " << _d.max_abs / (_d.max_ref + 1e-30) \
-        << ")";                                                                                \
+        << ")";                                                                               \
   } while (0)
 
 }  // namespace blip2::test

@@ -31,15 +31,17 @@ TEST(Cli, CaptionJsonGivesTheReferenceIds) {
     SCOPED_TRACE(r["image_file"].get<std::string>());
     const std::string image = kOpt + "/expected/" + r["image_file"].get<std::string>();
     for (const char* beams : {"1", "3"}) {
-      const auto res = run_cli({"caption", "-m", kOpt, "--prompt", r["prompt"], "--max-new-tokens", "20",
-                                "--min-new-tokens", "0", "--num-beams", beams, "--threads", "2", "--json", image});
+      const auto res = run_cli({"caption", "-m", kOpt, "--prompt", r["prompt"], "--max-new-tokens",
+                                "20", "--min-new-tokens", "0", "--num-beams", beams, "--threads",
+                                "2", "--json", image});
       ASSERT_EQ(res.exit_code, 0) << res.err;
       const auto lines = test::json_lines(res.out);
       ASSERT_EQ(lines.size(), 1u);
       EXPECT_EQ(lines[0]["image"], image);
       EXPECT_EQ(lines[0]["prompt"], r["prompt"]);
       const auto& want = std::string(beams) == "1" ? r["greedy"] : r["beam"];
-      EXPECT_EQ(lines[0]["token_ids"].get<std::vector<int32_t>>(), want["new_tokens"].get<std::vector<int32_t>>());
+      EXPECT_EQ(lines[0]["token_ids"].get<std::vector<int32_t>>(),
+                want["new_tokens"].get<std::vector<int32_t>>());
       EXPECT_EQ(lines[0]["text"], want["text"]);
       ASSERT_EQ(lines[0]["sequences"].size(), 1u);
     }
@@ -48,23 +50,27 @@ TEST(Cli, CaptionJsonGivesTheReferenceIds) {
 
 TEST(Cli, AskUsesTheVqaTemplate) {
   const std::string demo = test::repo_path("models/shapes-demo");
-  const auto res = run_cli({"ask", "-m", demo, "--json", demo + "/examples/one_shape.png", "what color is the square?"});
+  const auto res = run_cli(
+      {"ask", "-m", demo, "--json", demo + "/examples/one_shape.png", "what color is the square?"});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   const auto lines = test::json_lines(res.out);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["prompt"], "Question: what color is the square? Answer:");
   EXPECT_EQ(lines[0]["text"], " red");
-  const auto plain = run_cli({"ask", "-m", demo, demo + "/examples/one_shape.png", "what color is the square?"});
+  const auto plain =
+      run_cli({"ask", "-m", demo, demo + "/examples/one_shape.png", "what color is the square?"});
   EXPECT_EQ(plain.out, "red\n");
 }
 
 TEST(Cli, CaptionSeveralImagesAndMainJob) {
   const std::string demo = test::repo_path("models/shapes-demo");
-  const auto res = run_cli({"caption", "-m", demo, demo + "/examples/one_shape.png", demo + "/examples/left_of.png"});
+  const auto res = run_cli(
+      {"caption", "-m", demo, demo + "/examples/one_shape.png", demo + "/examples/left_of.png"});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   EXPECT_NE(res.out.find("one_shape.png: a small red square\n"), std::string::npos) << res.out;
-  EXPECT_NE(res.out.find("left_of.png: a small white diamond to the left of a small yellow diamond\n"),
-            std::string::npos)
+  EXPECT_NE(
+      res.out.find("left_of.png: a small white diamond to the left of a small yellow diamond\n"),
+      std::string::npos)
       << res.out;
 }
 
@@ -83,7 +89,8 @@ TEST(Cli, StreamPrintsTheSameTextAsItIsGenerated) {
 TEST(Cli, FeaturesWritesTheReferenceTensors) {
   test::TempDir dir;
   const std::string image = kOpt + "/expected/images/img1_rgb_300x500.png";
-  const auto res = run_cli({"features", "-m", kOpt, image, "-o", dir.file("f.safetensors"), "--prompt", "a photo of"});
+  const auto res = run_cli(
+      {"features", "-m", kOpt, image, "-o", dir.file("f.safetensors"), "--prompt", "a photo of"});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   const auto got = SafetensorsFile::open(dir.file("f.safetensors"));
   const auto want = SafetensorsFile::open(kOpt + "/expected/expected.safetensors");
@@ -116,18 +123,22 @@ TEST(Cli, InspectPrintsTheArchitecture) {
   EXPECT_EQ(j["num_query_tokens"], 32);
   EXPECT_EQ(j["language_model"], "opt");
   EXPECT_EQ(j["text"]["vocab_size"], 1504);
-  const auto t5 = nlohmann::json::parse(run_cli({"inspect", "--json", test::data_path("t5-tiny")}).out);
+  const auto t5 =
+      nlohmann::json::parse(run_cli({"inspect", "--json", test::data_path("t5-tiny")}).out);
   EXPECT_EQ(t5["language_model"], "t5");
   EXPECT_EQ(t5["text"]["d_model"], 64);
   EXPECT_EQ(t5["num_query_tokens"], 16);
 }
 
 // A copy of opt-tiny whose weights are rewritten by `edit`.
-std::string broken_copy(const test::TempDir& dir, const std::function<void(std::vector<std::pair<std::string, Tensor>>&)>& edit) {
+std::string broken_copy(
+    const test::TempDir& dir,
+    const std::function<void(std::vector<std::pair<std::string, Tensor>>&)>& edit) {
   const std::string out = dir.file("model");
   fs::create_directories(out);
   for (const auto& f : fs::directory_iterator(kOpt))
-    if (f.is_regular_file() && f.path().filename() != "model.safetensors") fs::copy_file(f.path(), out + "/" + f.path().filename().string());
+    if (f.is_regular_file() && f.path().filename() != "model.safetensors")
+      fs::copy_file(f.path(), out + "/" + f.path().filename().string());
   auto st = SafetensorsFile::open(kOpt + "/model.safetensors");
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& t : st.tensors()) tensors.emplace_back(t.name, st.get(t.name));
@@ -139,13 +150,17 @@ std::string broken_copy(const test::TempDir& dir, const std::function<void(std::
 TEST(Cli, BadInputsGiveOneLineErrors) {
   const std::string image = kOpt + "/expected/images/img2_l_64x64.png";
   expect_clean_error(run_cli({"caption", "-m", "/nonexistent/model", image}), "/nonexistent/model");
-  expect_clean_error(run_cli({"caption", "-m", kOpt, "/nonexistent/image.png"}), "/nonexistent/image.png");
+  expect_clean_error(run_cli({"caption", "-m", kOpt, "/nonexistent/image.png"}),
+                     "/nonexistent/image.png");
 
   test::TempDir dir;
   const std::string missing = broken_copy(dir, [](auto& ts) {
-    std::erase_if(ts, [](const auto& p) { return p.first == "qformer.encoder.layer.1.attention.output.dense.weight"; });
+    std::erase_if(ts, [](const auto& p) {
+      return p.first == "qformer.encoder.layer.1.attention.output.dense.weight";
+    });
   });
-  expect_clean_error(run_cli({"caption", "-m", missing, image}), "qformer.encoder.layer.1.attention.output.dense.weight");
+  expect_clean_error(run_cli({"caption", "-m", missing, image}),
+                     "qformer.encoder.layer.1.attention.output.dense.weight");
 
   test::TempDir dir2;
   const std::string wrong = broken_copy(dir2, [](auto& ts) {
@@ -179,15 +194,18 @@ TEST(Cli, BadInputsGiveOneLineErrors) {
   EXPECT_LT(unknown.exit_code, 128) << "not a crash";
   EXPECT_NE(unknown.err.find("no-such-flag"), std::string::npos) << unknown.err;
   expect_clean_error(run_cli({"caption", "-m", kOpt, "--num-beams", "0", image}), "num_beams");
-  expect_clean_error(run_cli({"caption", "-m", kOpt, "--top-p", "1.5", "--do-sample", image}), "top_p");
-  expect_clean_error(run_cli({"caption", "-m", kOpt, "--num-beams", "3", "--do-sample", image}), "beam-sample");
+  expect_clean_error(run_cli({"caption", "-m", kOpt, "--top-p", "1.5", "--do-sample", image}),
+                     "top_p");
+  expect_clean_error(run_cli({"caption", "-m", kOpt, "--num-beams", "3", "--do-sample", image}),
+                     "beam-sample");
 }
 
 TEST(Cli, OneBadImageAmongManyIsReportedAndTheRestCaptioned) {
   test::TempDir dir;
   std::ofstream(dir.file("bad.png")) << "nope";
   const std::string good = kOpt + "/expected/images/img2_l_64x64.png";
-  const auto r = run_cli({"caption", "-m", kOpt, "--json", "--max-new-tokens", "3", good, dir.file("bad.png"), good});
+  const auto r = run_cli(
+      {"caption", "-m", kOpt, "--json", "--max-new-tokens", "3", good, dir.file("bad.png"), good});
   EXPECT_EQ(r.exit_code, 1);
   const auto lines = test::json_lines(r.out);
   ASSERT_EQ(lines.size(), 3u);
@@ -208,8 +226,8 @@ TEST(CliT5, FeaturesWritesTheReferenceTensors) {
   test::TempDir dir;
   const auto gen = test::load_json(kT5 + "/expected/generation.json");
   const std::string prompt = gen["prompts"][2];
-  const auto res = run_cli({"features", "-m", kT5, kT5 + "/expected/images/img3_rgba_200x150.png", "-o",
-                            dir.file("f.safetensors"), "--prompt", prompt});
+  const auto res = run_cli({"features", "-m", kT5, kT5 + "/expected/images/img3_rgba_200x150.png",
+                            "-o", dir.file("f.safetensors"), "--prompt", prompt});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   const auto got = SafetensorsFile::open(dir.file("f.safetensors"));
   const auto want = SafetensorsFile::open(kT5 + "/expected/expected.safetensors");
@@ -218,10 +236,12 @@ TEST(CliT5, FeaturesWritesTheReferenceTensors) {
     SCOPED_TRACE(name);
     EXPECT_TENSOR_NEAR(got.get(name), want.get(std::string("img3.") + name), 1e-4);
   }
-  EXPECT_TENSOR_NEAR(got.get("encoder_last_hidden_state"), want.get("img3.p2.encoder_last_hidden_state"), 1e-4);
+  EXPECT_TENSOR_NEAR(got.get("encoder_last_hidden_state"),
+                     want.get("img3.p2.encoder_last_hidden_state"), 1e-4);
   const Tensor ids = got.get("decoder_input_ids"), ref_ids = want.get("img3.p2.decoder_input_ids");
   ASSERT_EQ(ids.shape(), ref_ids.shape());
-  for (int64_t i = 0; i < ids.numel(); ++i) EXPECT_EQ(ids.data<int64_t>()[i], ref_ids.data<int64_t>()[i]);
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    EXPECT_EQ(ids.data<int64_t>()[i], ref_ids.data<int64_t>()[i]);
   const Tensor logits = got.get("logits"), ref = want.get("img3.p2.logits");
   ASSERT_EQ(logits.shape(), ref.shape());
   for (int64_t t = 0; t < ref.dim(1); ++t)
@@ -232,8 +252,8 @@ TEST(CliT5, CaptionAskTokenizeOnT5) {
   const auto gen = test::load_json(kT5 + "/expected/generation.json");
   const auto& r = gen["results"][1];  // image 0, "a photo of"
   const std::string image = kT5 + "/expected/" + r["image_file"].get<std::string>();
-  const auto res = run_cli({"caption", "-m", kT5, "--prompt", r["prompt"], "--max-new-tokens", "20", "--min-new-tokens",
-                            "0", "--num-beams", "3", "--json", image});
+  const auto res = run_cli({"caption", "-m", kT5, "--prompt", r["prompt"], "--max-new-tokens", "20",
+                            "--min-new-tokens", "0", "--num-beams", "3", "--json", image});
   ASSERT_EQ(res.exit_code, 0) << res.err;
   EXPECT_EQ(test::json_lines(res.out).at(0)["token_ids"].get<std::vector<int32_t>>(),
             r["beam"]["new_tokens"].get<std::vector<int32_t>>());
@@ -255,7 +275,8 @@ TEST(CliT5, MissingSentencePieceModelIsAClearError) {
   for (const auto& f : fs::directory_iterator(kT5))
     if (f.is_regular_file() && f.path().filename() != "spiece.model")
       fs::copy_file(f.path(), copy + "/" + f.path().filename().string());
-  expect_clean_error(run_cli({"caption", "-m", copy, kT5 + "/expected/images/img2_l_64x64.png"}), "spiece.model");
+  expect_clean_error(run_cli({"caption", "-m", copy, kT5 + "/expected/images/img2_l_64x64.png"}),
+                     "spiece.model");
 }
 
 }  // namespace

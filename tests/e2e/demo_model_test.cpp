@@ -13,8 +13,10 @@ namespace {
 class DemoModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    engine_ = new std::shared_ptr<const Engine>(Engine::load(test::repo_path("models/shapes-demo"), test::two_threads()));
-    expected_ = new nlohmann::json(test::load_json(test::repo_path("models/shapes-demo/expected/generation.json")));
+    engine_ = new std::shared_ptr<const Engine>(
+        Engine::load(test::repo_path("models/shapes-demo"), test::two_threads()));
+    expected_ = new nlohmann::json(
+        test::load_json(test::repo_path("models/shapes-demo/expected/generation.json")));
   }
   static void TearDownTestSuite() {
     delete engine_;
@@ -22,7 +24,8 @@ class DemoModel : public ::testing::Test {
   }
   static const Engine& engine() { return **engine_; }
   static RgbImage image(const nlohmann::json& ex) {
-    return decode_image_file(test::repo_path("models/shapes-demo/" + ex["file"].get<std::string>()));
+    return decode_image_file(
+        test::repo_path("models/shapes-demo/" + ex["file"].get<std::string>()));
   }
   // The reference's sequence is [BOS] + generated; ours is the generated part.
   static std::vector<int32_t> generated(const nlohmann::json& seq) {
@@ -41,7 +44,8 @@ TEST_F(DemoModel, PixelValuesMatchTheReference) {
     engine().preprocess(im, px.data());
     const double sum = std::accumulate(px.begin(), px.end(), 0.0);
     EXPECT_NEAR(sum, ex["pixel_values"]["sum"].get<double>(), 1e-2);
-    for (int i = 0; i < 8; ++i) EXPECT_NEAR(px[i], ex["pixel_values"]["first8"][i].get<double>(), 1e-5);
+    for (int i = 0; i < 8; ++i)
+      EXPECT_NEAR(px[i], ex["pixel_values"]["first8"][i].get<double>(), 1e-5);
   }
 }
 
@@ -72,7 +76,8 @@ TEST_F(DemoModel, VqaAnswersEqualTheReference) {
     const RgbImage im = image(ex);
     for (const auto& q : ex["vqa"]) {
       SCOPED_TRACE(q["prompt"].get<std::string>());
-      EXPECT_EQ(engine().prompt_ids(q["prompt"].get<std::string>()), q["input_ids"].get<std::vector<int32_t>>());
+      EXPECT_EQ(engine().prompt_ids(q["prompt"].get<std::string>()),
+                q["input_ids"].get<std::vector<int32_t>>());
       // The prompt built from the question by the VQA template is the reference's prompt.
       const std::string prompt = q["prompt"];
       const std::string question = prompt.substr(10, prompt.size() - 10 - 8);
@@ -103,7 +108,8 @@ TEST_F(DemoModel, BatchEqualsSingleRuns) {
     // Different prompts in one batch exercise the left padding.
     std::vector<CaptionRequest> reqs;
     for (size_t i = 0; i < images.size(); ++i)
-      reqs.push_back({&images[i], i % 2 ? engine().vqa_prompt("what color is the background?") : ""});
+      reqs.push_back(
+          {&images[i], i % 2 ? engine().vqa_prompt("what color is the background?") : ""});
     const auto batch = session.generate(reqs, o);
     for (size_t i = 0; i < images.size(); ++i) {
       SCOPED_TRACE(str_cat("beams ", beams, " image ", i));
@@ -129,7 +135,8 @@ TEST_F(DemoModel, StreamedTextEqualsFinalText) {
   EXPECT_FALSE(streamed.empty());
   // A callback returning false stops generation after the first piece.
   int calls = 0;
-  const auto stopped = session.generate({&req, 1}, o, [&](int64_t, std::string_view) { return ++calls < 1; });
+  const auto stopped =
+      session.generate({&req, 1}, o, [&](int64_t, std::string_view) { return ++calls < 1; });
   EXPECT_LT(stopped[0].token_ids.size(), r[0].token_ids.size());
 }
 

@@ -26,12 +26,16 @@ TEST_P(FixtureGeneration, EveryImageAndPromptTokenExact) {
   const auto gen = test::load_json(dir() + "/expected/generation.json");
   int n = 0;
   for (const auto& r : gen["results"]) {
-    SCOPED_TRACE(str_cat(r["image_file"].get<std::string>(), " prompt \"", r["prompt"].get<std::string>(), "\""));
-    const RgbImage image = decode_image_file(dir() + "/expected/" + r["image_file"].get<std::string>());
-    EXPECT_EQ(engine->prompt_ids(r["prompt"].get<std::string>()), r["input_ids"].get<std::vector<int32_t>>());
+    SCOPED_TRACE(str_cat(r["image_file"].get<std::string>(), " prompt \"",
+                         r["prompt"].get<std::string>(), "\""));
+    const RgbImage image =
+        decode_image_file(dir() + "/expected/" + r["image_file"].get<std::string>());
+    EXPECT_EQ(engine->prompt_ids(r["prompt"].get<std::string>()),
+              r["input_ids"].get<std::vector<int32_t>>());
     for (int64_t beams : {1, 3}) {
       const auto& want = beams == 1 ? r["greedy"] : r["beam"];
-      const CaptionResult got = session.caption(image, r["prompt"].get<std::string>(), reference_options(beams));
+      const CaptionResult got =
+          session.caption(image, r["prompt"].get<std::string>(), reference_options(beams));
       EXPECT_EQ(got.token_ids, want["new_tokens"].get<std::vector<int32_t>>()) << "beams " << beams;
       EXPECT_EQ(got.text, want["text"].get<std::string>()) << "beams " << beams;
       EXPECT_EQ(got.sequences[0].ended_with_eos, want["ended_with_eos"].get<bool>());
@@ -47,14 +51,16 @@ TEST_P(FixtureGeneration, BatchedCaseTokenExact) {
   const auto gen = test::load_json(dir() + "/expected/generation.json");
   const auto& batch = gen["batch"];
   std::vector<RgbImage> images;
-  for (const auto& f : batch["image_files"]) images.push_back(decode_image_file(dir() + "/expected/" + f.get<std::string>()));
+  for (const auto& f : batch["image_files"])
+    images.push_back(decode_image_file(dir() + "/expected/" + f.get<std::string>()));
   std::vector<CaptionRequest> reqs;
   for (const RgbImage& im : images) reqs.push_back({&im, batch["prompt"]});
   for (int64_t beams : {1, 3}) {
     const auto results = session.generate(reqs, reference_options(beams));
     for (size_t k = 0; k < results.size(); ++k) {
       const auto& want = batch["rows"][k][beams == 1 ? "greedy" : "beam"];
-      EXPECT_EQ(results[k].token_ids, want["new_tokens"].get<std::vector<int32_t>>()) << "row " << k << " beams " << beams;
+      EXPECT_EQ(results[k].token_ids, want["new_tokens"].get<std::vector<int32_t>>())
+          << "row " << k << " beams " << beams;
     }
   }
 }

@@ -80,10 +80,12 @@ std::vector<int64_t> teacher_forced(const Engine& engine, const RgbImage& image,
 }
 
 // Agreement of each format with f32 on `images` of the model in `dir`.
-std::map<WeightFormat, Agreement> measure(const std::string& dir, const std::vector<std::string>& images) {
+std::map<WeightFormat, Agreement> measure(const std::string& dir,
+                                          const std::vector<std::string>& images) {
   GenerationOptions greedy;
   greedy.max_new_tokens = 20;
-  const WeightFormat formats[] = {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4};
+  const WeightFormat formats[] = {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8,
+                                  WeightFormat::kQ4};
   std::map<WeightFormat, std::shared_ptr<const Engine>> engines;
   for (WeightFormat f : formats) {
     EngineOptions o = test::two_threads();
@@ -97,7 +99,8 @@ std::map<WeightFormat, Agreement> measure(const std::string& dir, const std::vec
     const RgbImage image = decode_image_file(path);
     const CaptionResult ref = sessions.at(WeightFormat::kF32).caption(image, "", greedy);
     // Teacher forcing along the f32 caption (EOS included when generated).
-    const std::vector<int64_t> ref_top1 = teacher_forced(*engines[WeightFormat::kF32], image, ref.token_ids);
+    const std::vector<int64_t> ref_top1 =
+        teacher_forced(*engines[WeightFormat::kF32], image, ref.token_ids);
     for (WeightFormat f : formats) {
       if (f == WeightFormat::kF32) continue;
       Agreement& a = out[f];

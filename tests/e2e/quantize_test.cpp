@@ -16,10 +16,12 @@ namespace {
 using test::run_cli;
 namespace fs = std::filesystem;
 
-std::vector<int32_t> greedy_ids(const std::vector<std::string>& model_args, const std::string& image) {
+std::vector<int32_t> greedy_ids(const std::vector<std::string>& model_args,
+                                const std::string& image) {
   std::vector<std::string> args = {"caption"};
   args.insert(args.end(), model_args.begin(), model_args.end());
-  for (const char* a : {"--num-beams", "1", "--max-new-tokens", "12", "--min-new-tokens", "0", "--threads", "2", "--json"})
+  for (const char* a : {"--num-beams", "1", "--max-new-tokens", "12", "--min-new-tokens", "0",
+                        "--threads", "2", "--json"})
     args.emplace_back(a);
   args.push_back(image);
   const auto r = run_cli(args);
@@ -74,14 +76,15 @@ TEST_P(QuantizeCli, FolderIsPlainSafetensorsAndGeneratesAsDtypeAtLoad) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, QuantizeCli,
-                         ::testing::Values(Case{"opt-tiny", "int8", DType::kI8}, Case{"opt-tiny", "q4", DType::kU8},
-                                           Case{"t5-tiny", "int8", DType::kI8}, Case{"t5-tiny", "q4", DType::kU8},
-                                           Case{"t5-tiny", "bf16", DType::kBF16}),
-                         [](const auto& info) {
-                           return std::string(info.param.model == std::string("opt-tiny") ? "opt" : "t5") + "_" +
-                                  info.param.dtype;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, QuantizeCli,
+    ::testing::Values(Case{"opt-tiny", "int8", DType::kI8}, Case{"opt-tiny", "q4", DType::kU8},
+                      Case{"t5-tiny", "int8", DType::kI8}, Case{"t5-tiny", "q4", DType::kU8},
+                      Case{"t5-tiny", "bf16", DType::kBF16}),
+    [](const auto& info) {
+      return std::string(info.param.model == std::string("opt-tiny") ? "opt" : "t5") + "_" +
+             info.param.dtype;
+    });
 
 TEST(QuantizeCli, RefusesToOverwriteToRequantiseAndUnknownFormats) {
   const std::string src = test::data_path("opt-tiny");
@@ -100,7 +103,8 @@ TEST(QuantizeCli, RefusesToOverwriteToRequantiseAndUnknownFormats) {
   r = run_cli({"quantize", "-m", src, "-o", dir.file("x"), "--dtype", "int4"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_FALSE(fs::exists(dir.file("x")));
-  r = run_cli({"caption", "-m", src, "--dtype", "int4", src + "/expected/images/img1_rgb_300x500.png"});
+  r = run_cli(
+      {"caption", "-m", src, "--dtype", "int4", src + "/expected/images/img1_rgb_300x500.png"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("int4"), std::string::npos) << r.err;
 }

@@ -47,14 +47,18 @@ class OptParity : public ::testing::Test {
   static Tensor language_model_inputs(int i) {
     const Tensor pixels = expected(str_cat("img", i, ".pixel_values"));
     const VisionOutput v = vision_forward(*pool_, *vision_, pixels);
-    return project_to_language_model(*pool_, *qformer_, qformer_forward(*pool_, *qformer_, v.last_hidden_state));
+    return project_to_language_model(*pool_, *qformer_,
+                                     qformer_forward(*pool_, *qformer_, v.last_hidden_state));
   }
 
-  static std::vector<int32_t> ids_of(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+  static std::vector<int32_t> ids_of(const nlohmann::json& j) {
+    return j.get<std::vector<int32_t>>();
+  }
 
   static GenerationTokens tokens() {
     GenerationTokens t;
-    for (int64_t e : config_->special.eos_token_id) t.eos_token_ids.push_back(static_cast<int32_t>(e));
+    for (int64_t e : config_->special.eos_token_id)
+      t.eos_token_ids.push_back(static_cast<int32_t>(e));
     t.pad_token_id = static_cast<int32_t>(config_->special.pad_token_id.value());
     return t;
   }
@@ -73,11 +77,13 @@ TEST_F(OptParity, VisionEncoderStages) {
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE(str_cat("image ", i));
     const Tensor pixels = expected(str_cat("img", i, ".pixel_values"));
-    EXPECT_TENSOR_NEAR(vision_embeddings(*pool_, *vision_, pixels), expected(str_cat("img", i, ".vision_embeddings")),
-                       kStageRelTol);
+    EXPECT_TENSOR_NEAR(vision_embeddings(*pool_, *vision_, pixels),
+                       expected(str_cat("img", i, ".vision_embeddings")), kStageRelTol);
     const VisionOutput v = vision_forward(*pool_, *vision_, pixels);
-    EXPECT_TENSOR_NEAR(v.last_hidden_state, expected(str_cat("img", i, ".vision_last_hidden_state")), kStageRelTol);
-    EXPECT_TENSOR_NEAR(v.pooler_output, expected(str_cat("img", i, ".vision_pooler_output")), kStageRelTol);
+    EXPECT_TENSOR_NEAR(v.last_hidden_state,
+                       expected(str_cat("img", i, ".vision_last_hidden_state")), kStageRelTol);
+    EXPECT_TENSOR_NEAR(v.pooler_output, expected(str_cat("img", i, ".vision_pooler_output")),
+                       kStageRelTol);
   }
 }
 
@@ -85,7 +91,8 @@ TEST_F(OptParity, QFormerAndProjection) {
   for (int i = 0; i < 4; ++i) {
     SCOPED_TRACE(str_cat("image ", i));
     // Fed with the reference's vision output, so only the Q-Former is under test here.
-    const Tensor q = qformer_forward(*pool_, *qformer_, expected(str_cat("img", i, ".vision_last_hidden_state")));
+    const Tensor q = qformer_forward(*pool_, *qformer_,
+                                     expected(str_cat("img", i, ".vision_last_hidden_state")));
     EXPECT_TENSOR_NEAR(q, expected(str_cat("img", i, ".qformer_last_hidden_state")), kStageRelTol);
     EXPECT_TENSOR_NEAR(project_to_language_model(*pool_, *qformer_, q),
                        expected(str_cat("img", i, ".language_model_inputs")), kStageRelTol);
@@ -101,7 +108,8 @@ TEST_F(OptParity, LogitsOfEveryPrompt) {
       LmPrompt prompt;
       prompt.prefix_embeds = prefix.data<float>();
       prompt.prefix_len = prefix.dim(1);
-      for (int64_t t = 0; t < ids.numel(); ++t) prompt.tokens.push_back(static_cast<int32_t>(ids.data<int64_t>()[t]));
+      for (int64_t t = 0; t < ids.numel(); ++t)
+        prompt.tokens.push_back(static_cast<int32_t>(ids.data<int64_t>()[t]));
       const Tensor got = opt_->forward_logits(*pool_, prompt, {});
       const Tensor want = expected(str_cat("img", i, ".p", p, ".logits"));
       ASSERT_EQ(want.dim(1), got.dim(0));

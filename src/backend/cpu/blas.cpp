@@ -16,11 +16,10 @@ namespace {
 
 // OpenBLAS cores whose kernels predate AVX2: the fallbacks of its CPU detection.
 bool is_pre_avx2_core(const char* name) {
-  static const char* const kOld[] = {"Prescott",   "Core2",     "Penryn",   "Dunnington",
-                                     "Nehalem",    "Atom",      "Nano",     "Opteron",
-                                     "Opteron_SSE3", "Barcelona", "Bobcat",  "Sandybridge",
-                                     "Katmai",     "Coppermine", "Northwood", "Banias",
-                                     "Athlon",     "unknown"};
+  static const char* const kOld[] = {
+      "Prescott", "Core2",      "Penryn",       "Dunnington", "Nehalem", "Atom",
+      "Nano",     "Opteron",    "Opteron_SSE3", "Barcelona",  "Bobcat",  "Sandybridge",
+      "Katmai",   "Coppermine", "Northwood",    "Banias",     "Athlon",  "unknown"};
   for (const char* old : kOld)
     if (strcasecmp(name, old) == 0) return true;
   return false;

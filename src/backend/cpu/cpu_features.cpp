@@ -27,7 +27,8 @@ bool request_amx_permission() {
 
 MatmulLevel detect() {
   __builtin_cpu_init();
-  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return MatmulLevel::kScalar;
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+    return MatmulLevel::kScalar;
   // F16C has no __builtin_cpu_supports name in GCC 12: CPUID.1:ECX bit 29.
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
@@ -45,7 +46,9 @@ MatmulLevel detect() {
   return MatmulLevel::kAvx512;
 }
 #else
-MatmulLevel detect() { return MatmulLevel::kScalar; }
+MatmulLevel detect() {
+  return MatmulLevel::kScalar;
+}
 #endif
 
 std::atomic<int> g_cap{static_cast<int>(MatmulLevel::kAmx)};
@@ -69,10 +72,14 @@ void set_matmul_level_cap(MatmulLevel cap) {
 
 std::string matmul_level_name(MatmulLevel level) {
   switch (level) {
-    case MatmulLevel::kAmx: return "AMX";
-    case MatmulLevel::kAvx512: return "AVX512_VNNI";
-    case MatmulLevel::kAvx2: return "AVX2";
-    case MatmulLevel::kScalar: return "scalar";
+    case MatmulLevel::kAmx:
+      return "AMX";
+    case MatmulLevel::kAvx512:
+      return "AVX512_VNNI";
+    case MatmulLevel::kAvx2:
+      return "AVX2";
+    case MatmulLevel::kScalar:
+      return "scalar";
   }
   return "?";
 }

@@ -83,10 +83,12 @@ void EpilogueRowsT(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t r
       const size_t left = n - i;
       const auto m = hn::FirstN(d, left);
       auto v = left >= N ? hn::LoadU(d, zr + i) : hn::MaskedLoad(m, d, zr + i);
-      if (scale) v = hn::Mul(v, left >= N ? hn::LoadU(d, p.col_scale + i)
-                                          : hn::MaskedLoad(m, d, p.col_scale + i));
+      if (scale)
+        v = hn::Mul(
+            v, left >= N ? hn::LoadU(d, p.col_scale + i) : hn::MaskedLoad(m, d, p.col_scale + i));
       if (alpha) v = hn::Mul(v, valpha);
-      if (bias) v = hn::Add(v, left >= N ? hn::LoadU(d, p.bias + i) : hn::MaskedLoad(m, d, p.bias + i));
+      if (bias)
+        v = hn::Add(v, left >= N ? hn::LoadU(d, p.bias + i) : hn::MaskedLoad(m, d, p.bias + i));
       if (p.beta != 0.0f) {
         const auto old = left >= N ? hn::LoadU(d, yr + i) : hn::MaskedLoad(m, d, yr + i);
         v = p.beta == 1.0f ? hn::Add(v, old) : hn::MulAdd(vbeta, old, v);
@@ -106,10 +108,14 @@ void EpilogueRowsT(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t r
 void EpilogueRows(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t rows, size_t n,
                   const ::blip2::cpu::detail::EpilogueParams& p) {
   switch (p.activation) {
-    case 1: return EpilogueRowsT<1>(z, ldz, y, ldy, rows, n, p);
-    case 2: return EpilogueRowsT<2>(z, ldz, y, ldy, rows, n, p);
-    case 3: return EpilogueRowsT<3>(z, ldz, y, ldy, rows, n, p);
-    default: return EpilogueRowsT<0>(z, ldz, y, ldy, rows, n, p);
+    case 1:
+      return EpilogueRowsT<1>(z, ldz, y, ldy, rows, n, p);
+    case 2:
+      return EpilogueRowsT<2>(z, ldz, y, ldy, rows, n, p);
+    case 3:
+      return EpilogueRowsT<3>(z, ldz, y, ldy, rows, n, p);
+    default:
+      return EpilogueRowsT<0>(z, ldz, y, ldy, rows, n, p);
   }
 }
 

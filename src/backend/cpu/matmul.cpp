@@ -36,7 +36,8 @@ class Scratch {
       std::free(data_);
       size_ = (bytes + 63) / 64 * 64;
       data_ = std::aligned_alloc(64, size_);
-      if (data_ == nullptr) fail(ErrorKind::kResource, "out of memory for ", size_, " bytes of matmul scratch");
+      if (data_ == nullptr)
+        fail(ErrorKind::kResource, "out of memory for ", size_, " bytes of matmul scratch");
     }
     return data_;
   }
@@ -56,7 +57,9 @@ int blas_int(int64_t v) {
   return static_cast<int>(v);
 }
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
 
 const LevelKernels& kernels_for(MatmulLevel level) {
   static const LevelKernels scalar = detail::scalar_kernels();
@@ -131,7 +134,8 @@ void matmul_f32(ThreadPool& pool, const WeightView& w, int64_t M, const float* x
                   blas_int(K), 0.0f, out, blas_int(std::max(ldo, cols)));
     }
     if (ep.alpha != 1.0f || ep.beta != 0.0f || ep.bias || ep.activation != Act::kNone)
-      detail::epilogue_rows(out, ldo, y + m0 * ldy + n0, ldy, rows, cols, epilogue_params(ep, n0, nullptr));
+      detail::epilogue_rows(out, ldo, y + m0 * ldy + n0, ldy, rows, cols,
+                            epilogue_params(ep, n0, nullptr));
   };
   if (tasks <= 1) return run_block(0, M, 0, N);
   pool.run(static_cast<size_t>(tasks), [&](size_t t) {
@@ -166,7 +170,8 @@ void matmul_small(ThreadPool& pool, const WeightView& w, int64_t M, const float*
       // one mask, which separates even and odd elements).
       sa.M = M;
       sa.khalf = round_up((K + 1) / 2, 16);
-      float* buf = static_cast<float*>(t_acts.get(static_cast<size_t>(2 * M * sa.khalf) * sizeof(float)));
+      float* buf =
+          static_cast<float*>(t_acts.get(static_cast<size_t>(2 * M * sa.khalf) * sizeof(float)));
       sa.even = buf;
       sa.odd = buf + M * sa.khalf;
       for (int64_t m = 0; m < M; ++m) {
@@ -272,7 +277,8 @@ void matmul_amx(ThreadPool& pool, const WeightView& w, int64_t M, const float* x
     detail::amx_pack_acts(x, ldx, a, mb0, std::min(a.mblocks, mb0 + per));
   });
   const int64_t panels = (N + 31) / 32;
-  const float* col_scale = w.format == WeightFormat::kInt8 ? static_cast<const float*>(w.scale) : nullptr;
+  const float* col_scale =
+      w.format == WeightFormat::kInt8 ? static_cast<const float*>(w.scale) : nullptr;
   const bool bf16_direct = w.format == WeightFormat::kBF16 && K % 32 == 0;
   const int64_t mrows = a.mblocks * 16;
   pool.run(static_cast<size_t>(panels), [&](size_t t) {
@@ -302,26 +308,34 @@ void matmul_amx(ThreadPool& pool, const WeightView& w, int64_t M, const float* x
 
 int64_t WeightView::row_bytes() const {
   switch (format) {
-    case WeightFormat::kF32: return k * 4;
-    case WeightFormat::kBF16: return k * 2;
-    case WeightFormat::kInt8: return k;
-    case WeightFormat::kQ4: return k / 2;
+    case WeightFormat::kF32:
+      return k * 4;
+    case WeightFormat::kBF16:
+      return k * 2;
+    case WeightFormat::kInt8:
+      return k;
+    case WeightFormat::kQ4:
+      return k / 2;
   }
   return 0;
 }
 
-std::string active_matmul_isa() { return matmul_level_name(matmul_level()); }
+std::string active_matmul_isa() {
+  return matmul_level_name(matmul_level());
+}
 
-void matmul(ThreadPool& pool, const WeightView& w, int64_t M, const float* x, int64_t ldx,
-            float* y, int64_t ldy, const MatmulEpilogue& ep) {
+void matmul(ThreadPool& pool, const WeightView& w, int64_t M, const float* x, int64_t ldx, float* y,
+            int64_t ldy, const MatmulEpilogue& ep) {
   const int64_t N = w.n, K = w.k;
   if (M <= 0 || N <= 0) return;
   BLIP2_CHECK(w.data != nullptr || K == 0, "matmul without weights");
   BLIP2_CHECK(ldy >= N || M == 1, "matmul: ldy ", ldy, " < N ", N);
   BLIP2_CHECK(ldx >= K || M == 1, "matmul: ldx ", ldx, " < K ", K);
-  BLIP2_CHECK(w.format != WeightFormat::kQ4 || K % kQ4Block == 0, "q4 weights need K % 32 == 0, got ", K);
-  BLIP2_CHECK((w.format != WeightFormat::kInt8 && w.format != WeightFormat::kQ4) || w.scale != nullptr,
-              "quantised weights without scales");
+  BLIP2_CHECK(w.format != WeightFormat::kQ4 || K % kQ4Block == 0,
+              "q4 weights need K % 32 == 0, got ", K);
+  BLIP2_CHECK(
+      (w.format != WeightFormat::kInt8 && w.format != WeightFormat::kQ4) || w.scale != nullptr,
+      "quantised weights without scales");
   if (M == 1) ldx = std::max(ldx, K);
   if (K == 0) {  // no products: the epilogue of zeros
     for (int64_t m = 0; m < M; ++m) {
@@ -330,14 +344,16 @@ void matmul(ThreadPool& pool, const WeightView& w, int64_t M, const float* x, in
         float v = (ep.bias ? ep.bias[n] : 0.0f) + (ep.beta != 0.0f ? ep.beta * yr[n] : 0.0f);
         yr[n] = v;
       }
-      detail::epilogue_rows(yr, ldy, yr, ldy, 1, N, epilogue_params({1.0f, 0.0f, nullptr, ep.activation}, 0, nullptr));
+      detail::epilogue_rows(yr, ldy, yr, ldy, 1, N,
+                            epilogue_params({1.0f, 0.0f, nullptr, ep.activation}, 0, nullptr));
     }
     return;
   }
   if (w.format == WeightFormat::kF32) return matmul_f32(pool, w, M, x, ldx, y, ldy, ep);
   const MatmulLevel level = matmul_level();
   const LevelKernels& kern = kernels_for(level);
-  if (M <= kSmallM) return matmul_small(pool, w, M, x, ldx, y, ldy, ep, kern, level != MatmulLevel::kScalar);
+  if (M <= kSmallM)
+    return matmul_small(pool, w, M, x, ldx, y, ldy, ep, kern, level != MatmulLevel::kScalar);
 #if defined(__x86_64__)
   if (level == MatmulLevel::kAmx) return matmul_amx(pool, w, M, x, ldx, y, ldy, ep);
 #endif

@@ -79,8 +79,8 @@ struct MatmulEpilogue {
 };
 
 // y[M, N] (row stride ldy) = epilogue(x[M, K] (row stride ldx) · W^T). x and y must not overlap.
-void matmul(ThreadPool& pool, const WeightView& w, int64_t M, const float* x, int64_t ldx,
-            float* y, int64_t ldy, const MatmulEpilogue& epilogue = {});
+void matmul(ThreadPool& pool, const WeightView& w, int64_t M, const float* x, int64_t ldx, float* y,
+            int64_t ldy, const MatmulEpilogue& epilogue = {});
 
 // ----------------------------------------------------------------------------- conversions
 // Rows [0, n) of a weight [n, k] given as f32. Each function handles any n; callers split rows

@@ -120,9 +120,11 @@ void amx_pack_acts(const float* x, int64_t ldx, const AmxActs& a, int64_t mb0, i
   for (int64_t mb = mb0; mb < mb1; ++mb) {
     for (int64_t kb = 0; kb < a.kblocks; ++kb) {
       const int64_t k0 = kb * 32, left = a.K - k0;
-      const __mmask16 m0 = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << std::max<int64_t>(left, 0)) - 1);
+      const __mmask16 m0 =
+          left >= 16 ? 0xffff : static_cast<__mmask16>((1u << std::max<int64_t>(left, 0)) - 1);
       const __mmask16 m1 =
-          left >= 32 ? 0xffff : static_cast<__mmask16>((1u << std::clamp<int64_t>(left - 16, 0, 16)) - 1);
+          left >= 32 ? 0xffff
+                     : static_cast<__mmask16>((1u << std::clamp<int64_t>(left - 16, 0, 16)) - 1);
       __m512i r[16];
       for (int i = 0; i < 16; ++i) {
         const int64_t m = mb * 16 + i;
@@ -153,7 +155,8 @@ void amx_weight_panel(const WeightView& w, int64_t n0, int64_t kblocks, uint16_t
       const int64_t left = K - k;
       const __mmask32 m32 =
           left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>(left > 0 ? (1ull << left) - 1 : 0);
-      const __mmask16 m0 = static_cast<__mmask16>(m32 & 0xffff), m1 = static_cast<__mmask16>(m32 >> 16);
+      const __mmask16 m0 = static_cast<__mmask16>(m32 & 0xffff),
+                      m1 = static_cast<__mmask16>(m32 >> 16);
       __m512i v;
       switch (w.format) {
         case WeightFormat::kBF16:
@@ -165,9 +168,11 @@ void amx_weight_panel(const WeightView& w, int64_t n0, int64_t kblocks, uint16_t
           break;
         }
         case WeightFormat::kInt8: {  // integers in [-127, 127] are exact in bf16
-          const __m256i q = _mm256_maskz_loadu_epi8(m32, static_cast<const int8_t*>(w.data) + n * K + k);
+          const __m256i q =
+              _mm256_maskz_loadu_epi8(m32, static_cast<const int8_t*>(w.data) + n * K + k);
           const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-          const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+          const __m512 hi =
+              _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
           v = to_bf16_pairs(lo, hi);
           break;
         }
@@ -183,8 +188,10 @@ void amx_weight_panel(const WeightView& w, int64_t n0, int64_t kblocks, uint16_t
           const __m512 eight = _mm512_set1_ps(8.0f);
           const float d = _cvtsh_ss(static_cast<const uint16_t*>(w.scale)[n * (K / 32) + k / 32]);
           const __m512 vd = _mm512_set1_ps(d);
-          const __m512 lo = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(low)), eight), vd);
-          const __m512 hi = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(high)), eight), vd);
+          const __m512 lo = _mm512_mul_ps(
+              _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(low)), eight), vd);
+          const __m512 hi = _mm512_mul_ps(
+              _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(high)), eight), vd);
           v = to_bf16_pairs(lo, hi);
           break;
         }

@@ -39,7 +39,9 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+inline float half_to_float(uint16_t h) {
+  return _cvtsh_ss(h);
+}
 
 // ------------------------------------------------------------------------ quantisation
 // 32 floats (already zero padded) -> int8 in element order, and the block's scale.
@@ -206,8 +208,8 @@ void q4_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa.lane_corr + row / 4 + b * 8));
       const __m256 ls = _mm256_loadu_ps(qa.lane_scale + row / 4 + b * 8);
       for (int j = 0; j < NR; ++j) {
-        const __m256i p32 = _mm256_add_epi32(
-            _mm256_madd_epi16(_mm256_maddubs_epi16(w[j], x), ones16), corr);
+        const __m256i p32 =
+            _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(w[j], x), ones16), corr);
         acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_mul_ps(ws[j], ls), acc[i][j]);
       }
     }
@@ -251,9 +253,15 @@ struct Q4T {
   static void f(const SmallMArgs& a, int64_t m0, int64_t n0) { q4_tile<MR, NR>(a, m0, n0); }
 };
 
-void bf16_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Bf16T>::run(a, n0, n1); }
-void int8_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Int8T>::run(a, n0, n1); }
-void q4_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Q4T>::run(a, n0, n1); }
+void bf16_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Bf16T>::run(a, n0, n1);
+}
+void int8_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Int8T>::run(a, n0, n1);
+}
+void q4_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Q4T>::run(a, n0, n1);
+}
 
 }  // namespace
 }  // namespace blip2::cpu::detail

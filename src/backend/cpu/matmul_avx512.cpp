@@ -43,7 +43,8 @@ inline __mmask64 byte_mask(int64_t n) {  // the first n (0..64) bytes
 // ------------------------------------------------------------------------ quantisation
 // Block of 32 floats (masked load of `len` valid ones) -> 32 int8 in element order.
 inline __m256i quantize_block(const float* x, int64_t len, float* scale) {
-  const __mmask16 m0 = len >= 16 ? 0xffff : static_cast<__mmask16>((1u << std::max<int64_t>(len, 0)) - 1);
+  const __mmask16 m0 =
+      len >= 16 ? 0xffff : static_cast<__mmask16>((1u << std::max<int64_t>(len, 0)) - 1);
   const __mmask16 m1 =
       len >= 32 ? 0xffff : static_cast<__mmask16>((1u << std::clamp<int64_t>(len - 16, 0, 16)) - 1);
   const __m512 v0 = _mm512_maskz_loadu_ps(m0, x);
@@ -83,7 +84,8 @@ void quantize_acts(const float* x, int64_t ldx, QuantActs& qa, ActLayout layout,
         if (with_corr) {
           const __m512i v = _mm512_loadu_si512(q + c * 64);
           const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v);
-          _mm512_storeu_si512(lc + c * 16, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 3)));
+          _mm512_storeu_si512(lc + c * 16,
+                              _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 3)));
         }
       }
     } else {
@@ -96,7 +98,8 @@ void quantize_acts(const float* x, int64_t ldx, QuantActs& qa, ActLayout layout,
           const __m512i hi = _mm512_loadu_si512(q + g * 128 + 64);
           __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo);
           s = _mm512_dpbusd_epi32(s, ones, hi);
-          _mm512_storeu_si512(lc + g * 16, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 3)));
+          _mm512_storeu_si512(lc + g * 16,
+                              _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, 3)));
         }
       }
     }
@@ -114,7 +117,8 @@ void bf16_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc_e[i][j] = acc_o[i][j] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 32) {
-    const __mmask32 mask = K - k >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (K - k)) - 1);
+    const __mmask32 mask =
+        K - k >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (K - k)) - 1);
     __m512 we[NR], wo[NR];
     for (int j = 0; j < NR; ++j) {
       const __m512i v = _mm512_maskz_loadu_epi16(mask, W + j * K + k);
@@ -133,7 +137,8 @@ void bf16_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
   }
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j)
-      a.z[(m0 + i) * a.ldz + n0 + j] = _mm512_reduce_add_ps(_mm512_add_ps(acc_e[i][j], acc_o[i][j]));
+      a.z[(m0 + i) * a.ldz + n0 + j] =
+          _mm512_reduce_add_ps(_mm512_add_ps(acc_e[i][j], acc_o[i][j]));
 }
 
 // -------------------------------------------------------------------------------- int8
@@ -200,10 +205,11 @@ void q4_tile(const SmallMArgs& a, int64_t m0, int64_t n0) {
   const QuantActs& qa = *a.qa;
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   // Lane l of group q (0..3) of a 16-scale vector: scale 4q + l / 4.
-  const __m512i rep[4] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-                          _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
-                          _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
-                          _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)};
+  const __m512i rep[4] = {
+      _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+      _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
+      _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11),
+      _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)};
   __m512 acc[MR][NR];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -273,9 +279,15 @@ struct Q4T {
   static void f(const SmallMArgs& a, int64_t m0, int64_t n0) { q4_tile<MR, NR>(a, m0, n0); }
 };
 
-void bf16_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Bf16T>::run(a, n0, n1); }
-void int8_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Int8T>::run(a, n0, n1); }
-void q4_small(const SmallMArgs& a, int64_t n0, int64_t n1) { Tiles<Q4T>::run(a, n0, n1); }
+void bf16_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Bf16T>::run(a, n0, n1);
+}
+void int8_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Int8T>::run(a, n0, n1);
+}
+void q4_small(const SmallMArgs& a, int64_t n0, int64_t n1) {
+  Tiles<Q4T>::run(a, n0, n1);
+}
 
 }  // namespace
 }  // namespace blip2::cpu::detail

@@ -49,7 +49,8 @@ enum class ActLayout { kNatural, kQ4Grouped };
 
 // Rows of x (row stride ldx) quantised per QuantActs; `qa` points at caller-provided buffers
 // sized for M rows and kpad = round_up(K, 128). lane_corr is filled only when with_corr.
-void quantize_acts_scalar(const float* x, int64_t ldx, QuantActs& qa, ActLayout layout, bool with_corr);
+void quantize_acts_scalar(const float* x, int64_t ldx, QuantActs& qa, ActLayout layout,
+                          bool with_corr);
 
 // Activations for the bf16 small-M kernels: x[m, 2i] in even[m, i], x[m, 2i + 1] in odd[m, i],
 // rows of khalf (= ceil(K / 2) rounded up to 16) floats, zero padded.
@@ -107,7 +108,7 @@ void amx_weight_panel(const WeightView& w, int64_t n0, int64_t kblocks, uint16_t
 // out[m, n] (row stride ldo, f32) = sum_k x[m, k] * Wpanel[n, k] for m in [0, M), n in
 // [0, ncols) (ncols <= 32); `wp` is bf16 with row stride ldw elements, at least 32 rows
 // readable (when ncols <= 16, 16 rows) and kblocks * 32 columns.
-void amx_panel_product(const AmxActs& a, const uint16_t* wp, int64_t ldw, int64_t ncols,
-                       float* out, int64_t ldo);
+void amx_panel_product(const AmxActs& a, const uint16_t* wp, int64_t ldw, int64_t ncols, float* out,
+                       int64_t ldo);
 
 }  // namespace blip2::cpu::detail

@@ -11,8 +11,10 @@ namespace blip2::ref {
 
 float weight_at(const cpu::WeightView& w, int64_t n, int64_t k) {
   switch (w.format) {
-    case WeightFormat::kF32: return static_cast<const float*>(w.data)[n * w.k + k];
-    case WeightFormat::kBF16: return blip2::bf16_to_f32(static_cast<const uint16_t*>(w.data)[n * w.k + k]);
+    case WeightFormat::kF32:
+      return static_cast<const float*>(w.data)[n * w.k + k];
+    case WeightFormat::kBF16:
+      return blip2::bf16_to_f32(static_cast<const uint16_t*>(w.data)[n * w.k + k]);
     case WeightFormat::kInt8:
       return static_cast<float>(static_cast<const int8_t*>(w.data)[n * w.k + k]) *
              static_cast<const float*>(w.scale)[n];
@@ -27,8 +29,8 @@ float weight_at(const cpu::WeightView& w, int64_t n, int64_t k) {
   return 0.0f;
 }
 
-void matmul(const cpu::WeightView& w, int64_t M, const float* x, int64_t ldx, float* y,
-            int64_t ldy, const cpu::MatmulEpilogue& ep) {
+void matmul(const cpu::WeightView& w, int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+            const cpu::MatmulEpilogue& ep) {
   for (int64_t m = 0; m < M; ++m) {
     std::vector<float> row(static_cast<size_t>(w.n));
     for (int64_t n = 0; n < w.n; ++n) {
@@ -40,10 +42,17 @@ void matmul(const cpu::WeightView& w, int64_t M, const float* x, int64_t ldx, fl
       row[static_cast<size_t>(n)] = static_cast<float>(v);
     }
     switch (ep.activation) {
-      case cpu::Act::kGelu: gelu_erf(row.data(), w.n); break;
-      case cpu::Act::kGeluTanh: gelu_tanh(row.data(), w.n); break;
-      case cpu::Act::kRelu: relu(row.data(), w.n); break;
-      case cpu::Act::kNone: break;
+      case cpu::Act::kGelu:
+        gelu_erf(row.data(), w.n);
+        break;
+      case cpu::Act::kGeluTanh:
+        gelu_tanh(row.data(), w.n);
+        break;
+      case cpu::Act::kRelu:
+        relu(row.data(), w.n);
+        break;
+      case cpu::Act::kNone:
+        break;
     }
     for (int64_t n = 0; n < w.n; ++n) y[m * ldy + n] = row[static_cast<size_t>(n)];
   }

@@ -14,8 +14,8 @@ namespace blip2::ref {
 // W[n, k] as f32.
 float weight_at(const cpu::WeightView& w, int64_t n, int64_t k);
 
-void matmul(const cpu::WeightView& w, int64_t M, const float* x, int64_t ldx, float* y,
-            int64_t ldy, const cpu::MatmulEpilogue& epilogue = {});
+void matmul(const cpu::WeightView& w, int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+            const cpu::MatmulEpilogue& epilogue = {});
 
 // Bound on |z_fast - z_exact| for z = x · W[n, :] when the int8 / q4 kernels quantise x to int8
 // in blocks of 32 (scale d_b = max|x_b| / 127, round to nearest): sum_b d_b / 2 * sum |W[n, k]|.

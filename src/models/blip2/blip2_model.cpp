@@ -58,7 +58,8 @@ GenerationTokens Blip2Model::generation_tokens() const {
   GenerationTokens t;
   for (int64_t e : config_.special.eos_token_id) t.eos_token_ids.push_back(static_cast<int32_t>(e));
   t.pad_token_id = static_cast<int32_t>(config_.special.pad_token_id.value_or(0));
-  if (config_.lm_type == LanguageModelType::kT5) t.history_prefix = {static_cast<int32_t>(decoder_start_token_id())};
+  if (config_.lm_type == LanguageModelType::kT5)
+    t.history_prefix = {static_cast<int32_t>(decoder_start_token_id())};
   return t;
 }
 

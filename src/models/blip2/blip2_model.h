@@ -11,9 +11,9 @@
 #include "generate/options.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
-#include "nn/weight_format.h"
 #include "models/qformer/qformer.h"
 #include "models/vision/vision_encoder.h"
+#include "nn/weight_format.h"
 
 namespace blip2 {
 
@@ -32,7 +32,8 @@ class Blip2Model {
   // weights (nn/weight_format.h; weights stored quantised are used as stored); `pool`, if given,
   // runs the conversions.
   static std::unique_ptr<Blip2Model> load(std::shared_ptr<const Checkpoint> checkpoint,
-                                          const Blip2Config& config, const WeightPolicy& policy = {},
+                                          const Blip2Config& config,
+                                          const WeightPolicy& policy = {},
                                           ThreadPool* pool = nullptr);
   // The same from a configured loader (its pool, its conversion sink: `blip2 quantize`).
   static std::unique_ptr<Blip2Model> load(const WeightLoader& w, const Blip2Config& config,
@@ -43,7 +44,8 @@ class Blip2Model {
 
   // The language model's input for one image: its projected queries then the prompt ids
   // (OPT: the ids start with BOS; T5: they end with EOS, as the tokenizer produces them).
-  LmPrompt lm_prompt(const Tensor& language_model_inputs, int64_t item, std::vector<int32_t> ids) const;
+  LmPrompt lm_prompt(const Tensor& language_model_inputs, int64_t item,
+                     std::vector<int32_t> ids) const;
 
   // Special tokens for generation, from text_config (what the reference's language model uses).
   GenerationTokens generation_tokens() const;

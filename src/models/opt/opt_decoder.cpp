@@ -16,13 +16,15 @@ std::unique_ptr<OptModel> OptModel::load(const WeightLoader& w, const OptConfig&
   const int64_t D = c.hidden_size, F = c.ffn_dim, V = c.vocab_size;
   const WeightLoader dec = w.scope("model.decoder");
   m->embed_tokens = dec.get("embed_tokens.weight", {V, D});
-  m->embed_positions = dec.get("embed_positions.weight", {c.max_position_embeddings + kPositionOffset, D});
+  m->embed_positions =
+      dec.get("embed_positions.weight", {c.max_position_embeddings + kPositionOffset, D});
   const WeightLoader layers = dec.scope("layers");
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const WeightLoader lw = layers.scope(std::to_string(i));
     OptLayer l;
     if (!c.layer_norm_elementwise_affine)
-      fail(ErrorKind::kUnsupported, "OPT with layer_norm_elementwise_affine=false is not supported");
+      fail(ErrorKind::kUnsupported,
+           "OPT with layer_norm_elementwise_affine=false is not supported");
     l.self_attn_layer_norm = LayerNorm::load(lw, "self_attn_layer_norm", D, 1e-5);
     l.final_layer_norm = LayerNorm::load(lw, "final_layer_norm", D, 1e-5);
     const WeightFormat fmt = policy.language_model;
@@ -64,7 +66,8 @@ class OptState : public LanguageModelState {
   int64_t vocab_size() const override { return m_.config.vocab_size; }
   const float* logits() const override { return logits_.data<float>(); }
 
-  void start(std::span<const LmPrompt> prompts, int64_t rows_per_item, int64_t max_new_tokens) override;
+  void start(std::span<const LmPrompt> prompts, int64_t rows_per_item,
+             int64_t max_new_tokens) override;
   void step(std::span<const int32_t> tokens) override;
   void reorder(std::span<const int32_t> src) override;
 
@@ -167,13 +170,15 @@ void OptState::lm_head(const float* h, int64_t rows, int64_t ld, float* out) {
   m_.lm_head.forward(pool_, h, ld, rows, out, V);
 }
 
-void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item, int64_t max_new_tokens) {
+void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item,
+                     int64_t max_new_tokens) {
   const OptConfig& c = m_.config;
   const int64_t D = c.hidden_size, V = c.vocab_size, H = c.num_attention_heads;
   const int64_t items = static_cast<int64_t>(prompts.size());
   BLIP2_CHECK(items > 0 && rows_per_item > 0 && max_new_tokens >= 0);
   int64_t prompt_len = 0;
-  for (const LmPrompt& p : prompts) prompt_len = std::max(prompt_len, p.prefix_len + static_cast<int64_t>(p.tokens.size()));
+  for (const LmPrompt& p : prompts)
+    prompt_len = std::max(prompt_len, p.prefix_len + static_cast<int64_t>(p.tokens.size()));
   // Positions used: at most prompt tokens + new tokens (pads take none).
   for (const LmPrompt& p : prompts) {
     const int64_t used = p.prefix_len + static_cast<int64_t>(p.tokens.size()) + max_new_tokens;
@@ -192,7 +197,8 @@ void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item, i
   rows_ = rows;
   for (auto& cache : caches_) cache.reserve(rows, H, capacity_, c.head_dim());
   ensure_scratch(std::max(items * prompt_len, rows));
-  if (!logits_.defined() || logits_.numel() < rows * V) logits_ = Tensor::empty(DType::kF32, {rows, V});
+  if (!logits_.defined() || logits_.numel() < rows * V)
+    logits_ = Tensor::empty(DType::kF32, {rows, V});
   key_mask_.assign(rows * capacity_, 0);
   valid_len_.assign(rows, 0);
 
@@ -206,7 +212,8 @@ void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item, i
     float* row = x + i * prompt_len * D;
     if (p.prefix_len > 0) std::memcpy(row, p.prefix_embeds, p.prefix_len * D * sizeof(float));
     for (int64_t t = 0; t < p.prefix_len; ++t) key_mask_[i * capacity_ + t] = 1;
-    cpu::embedding(m_.embed_tokens.data<float>(), D, p.tokens.data(), L, row + (p.prefix_len + pad) * D);
+    cpu::embedding(m_.embed_tokens.data<float>(), D, p.tokens.data(), L,
+                   row + (p.prefix_len + pad) * D);
     for (int64_t t = 0; t < L; ++t) key_mask_[i * capacity_ + p.prefix_len + pad + t] = 1;
   }
   length_ = 0;
@@ -216,13 +223,15 @@ void OptState::start(std::span<const LmPrompt> prompts, int64_t rows_per_item, i
 
   // Logits of each item's last position, then replicate items to their rows.
   for (int64_t i = 0; i < items; ++i)
-    lm_head(x + (i * prompt_len + prompt_len - 1) * D, 1, D, logits_.mutable_data<float>() + i * rows_per_item * V);
+    lm_head(x + (i * prompt_len + prompt_len - 1) * D, 1, D,
+            logits_.mutable_data<float>() + i * rows_per_item * V);
   if (rows_per_item > 1) {
     for (auto& cache : caches_) cache.expand(items, rows_per_item, length_);
     float* lg = logits_.mutable_data<float>();
     for (int64_t r = rows; r-- > 0;) {
       const int64_t item = r / rows_per_item;
-      if (r != item * rows_per_item) std::memcpy(lg + r * V, lg + item * rows_per_item * V, V * sizeof(float));
+      if (r != item * rows_per_item)
+        std::memcpy(lg + r * V, lg + item * rows_per_item * V, V * sizeof(float));
       if (r != item) {
         std::memcpy(&key_mask_[r * capacity_], &key_mask_[item * capacity_], capacity_);
         valid_len_[r] = valid_len_[item];

@@ -6,8 +6,8 @@
 
 namespace blip2 {
 
-QFormerAttention QFormerAttention::load(const WeightLoader& w, int64_t hidden, int64_t context_width,
-                                        int64_t num_heads, double eps) {
+QFormerAttention QFormerAttention::load(const WeightLoader& w, int64_t hidden,
+                                        int64_t context_width, int64_t num_heads, double eps) {
   QFormerAttention a;
   a.query = Linear::load(w, "attention.query", hidden, hidden);
   a.key = Linear::load(w, "attention.key", context_width, hidden);
@@ -18,8 +18,8 @@ QFormerAttention QFormerAttention::load(const WeightLoader& w, int64_t hidden, i
   return a;
 }
 
-void QFormerAttention::forward(ThreadPool& pool, float* h, int64_t B, int64_t Q, const float* context,
-                               int64_t T) const {
+void QFormerAttention::forward(ThreadPool& pool, float* h, int64_t B, int64_t Q,
+                               const float* context, int64_t T) const {
   const int64_t C = query.out_features(), D = C / num_heads;
   Tensor q = Tensor::empty(DType::kF32, {B * Q, C});
   Tensor k = Tensor::empty(DType::kF32, {B * T, C});

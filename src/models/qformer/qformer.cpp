@@ -19,8 +19,9 @@ QFormer QFormer::load(const WeightLoader& w, const Blip2Config& config) {
     l.attention = QFormerAttention::load(lw.scope("attention"), C, C, c.num_attention_heads,
                                          c.layer_norm_eps);
     if (c.has_cross_attention(i))
-      l.crossattention = QFormerAttention::load(lw.scope("crossattention"), C, c.encoder_hidden_size,
-                                                c.num_attention_heads, c.layer_norm_eps);
+      l.crossattention =
+          QFormerAttention::load(lw.scope("crossattention"), C, c.encoder_hidden_size,
+                                 c.num_attention_heads, c.layer_norm_eps);
     l.intermediate_query = Linear::load(lw, "intermediate_query.dense", C, F);
     l.output_query = Linear::load(lw, "output_query.dense", F, C);
     l.output_query_layer_norm = LayerNorm::load(lw, "output_query.LayerNorm", C, c.layer_norm_eps);
@@ -37,13 +38,15 @@ Tensor qformer_forward(ThreadPool& pool, const QFormer& m, const Tensor& image_e
   BLIP2_CHECK(image_embeds.dim(2) == c.encoder_hidden_size);
   Tensor h = Tensor::empty(DType::kF32, {B, Q, C});
   float* hd = h.mutable_data<float>();
-  for (int64_t b = 0; b < B; ++b) m.layernorm.forward(pool, m.query_tokens.data<float>(), Q, hd + b * Q * C);
+  for (int64_t b = 0; b < B; ++b)
+    m.layernorm.forward(pool, m.query_tokens.data<float>(), Q, hd + b * Q * C);
 
   Tensor ffn = Tensor::empty(DType::kF32, {B * Q, F});
   for (const QFormerLayer& l : m.layers) {
     l.attention.forward(pool, hd, B, Q, hd, Q);
     if (l.crossattention) l.crossattention->forward(pool, hd, B, Q, image_embeds.data<float>(), N);
-    l.intermediate_query.forward_activation(pool, hd, B * Q, ffn.mutable_data<float>(), Activation::kGelu);
+    l.intermediate_query.forward_activation(pool, hd, B * Q, ffn.mutable_data<float>(),
+                                            Activation::kGelu);
     l.output_query.forward_accumulate(pool, ffn.data<float>(), B * Q, hd);
     l.output_query_layer_norm.forward(pool, hd, B * Q, hd);
   }

@@ -37,17 +37,20 @@ VisionLayer load_layer(const WeightLoader& w, const VisionConfig& c, WeightForma
 
 }  // namespace
 
-VisionEncoder VisionEncoder::load(const WeightLoader& w, const VisionConfig& c, WeightFormat format) {
+VisionEncoder VisionEncoder::load(const WeightLoader& w, const VisionConfig& c,
+                                  WeightFormat format) {
   VisionEncoder m;
   m.config = c;
   const int64_t C = c.hidden_size, P = c.patch_size, N = c.num_positions();
   const WeightLoader emb = w.scope("embeddings");
   m.class_embedding = emb.get("class_embedding", {1, 1, C}).reshape({C});
   m.position_embedding = emb.get("position_embedding", {1, N, C}).reshape({N, C});
-  m.patch_embedding.weight = emb.get("patch_embedding.weight", {C, 3, P, P}).reshape({C, 3 * P * P});
+  m.patch_embedding.weight =
+      emb.get("patch_embedding.weight", {C, 3, P, P}).reshape({C, 3 * P * P});
   m.patch_embedding.bias = emb.get("patch_embedding.bias", {C});
   const WeightLoader layers = w.scope("encoder.layers");
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) m.layers.push_back(load_layer(layers.scope(std::to_string(i)), c, format));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    m.layers.push_back(load_layer(layers.scope(std::to_string(i)), c, format));
   m.post_layernorm = LayerNorm::load(w, "post_layernorm", C, c.layer_norm_eps);
   return m;
 }
@@ -69,8 +72,8 @@ Tensor vision_embeddings(ThreadPool& pool, const VisionEncoder& m, const Tensor&
         float* row = pt + ((b * G + gy) * G + gx) * K;
         for (int64_t ch = 0; ch < 3; ++ch)
           for (int64_t ky = 0; ky < P; ++ky)
-            std::memcpy(row + (ch * P + ky) * P,
-                        px + ((b * 3 + ch) * S + gy * P + ky) * S + gx * P, P * sizeof(float));
+            std::memcpy(row + (ch * P + ky) * P, px + ((b * 3 + ch) * S + gy * P + ky) * S + gx * P,
+                        P * sizeof(float));
       }
     }
   });
@@ -139,7 +142,8 @@ VisionOutput vision_forward(ThreadPool& pool, const VisionEncoder& m, const Tens
   const int64_t B = pixel_values.dim(0), N = c.num_positions(), C = c.hidden_size;
   Tensor x = vision_embeddings(pool, m, pixel_values);
   VisionScratch scratch(B * N, C, c.intermediate_size);
-  for (const VisionLayer& l : m.layers) vision_layer(pool, l, c, B, N, x.mutable_data<float>(), scratch);
+  for (const VisionLayer& l : m.layers)
+    vision_layer(pool, l, c, B, N, x.mutable_data<float>(), scratch);
   VisionOutput out;
   m.post_layernorm.forward(pool, x.data<float>(), B * N, x.mutable_data<float>());
   out.last_hidden_state = x;

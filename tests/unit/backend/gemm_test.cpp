@@ -119,7 +119,8 @@ TEST(Gemm, ConcurrentBlasCallsAreSafe) {
     std::vector<float> A, B, C;
   };
   std::vector<Problem> problems;
-  const int sizes[][3] = {{16, 45, 40}, {1, 45, 40}, {96, 128, 200}, {257, 63, 300}, {8, 1000, 64}, {1, 700, 48}};
+  const int sizes[][3] = {{16, 45, 40},   {1, 45, 40},   {96, 128, 200},
+                          {257, 63, 300}, {8, 1000, 64}, {1, 700, 48}};
   uint32_t seed = 10;
   for (const auto& sz : sizes) {
     Problem p{sz[0], sz[1], sz[2], {}, {}, {}};
@@ -127,7 +128,8 @@ TEST(Gemm, ConcurrentBlasCallsAreSafe) {
     p.B = test::random_normal(size_t(p.N) * p.K, seed++);
     p.C.resize(size_t(p.M) * p.N);
     if (p.M == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, p.N, p.K, 1.0f, p.B.data(), p.K, p.A.data(), 1, 0.0f, p.C.data(), 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, p.N, p.K, 1.0f, p.B.data(), p.K, p.A.data(), 1, 0.0f,
+                  p.C.data(), 1);
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p.M, p.N, p.K, 1.0f, p.A.data(), p.K,
                   p.B.data(), p.K, 0.0f, p.C.data(), p.N);
@@ -145,7 +147,8 @@ TEST(Gemm, ConcurrentBlasCallsAreSafe) {
         if (p.M * p.N * p.K > 1000000 && r % 16 != 0) continue;  // keep the test short
         C.assign(p.C.size(), 0.0f);
         if (p.M == 1) {
-          cblas_sgemv(CblasRowMajor, CblasNoTrans, p.N, p.K, 1.0f, p.B.data(), p.K, p.A.data(), 1, 0.0f, C.data(), 1);
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, p.N, p.K, 1.0f, p.B.data(), p.K, p.A.data(), 1,
+                      0.0f, C.data(), 1);
         } else {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p.M, p.N, p.K, 1.0f, p.A.data(), p.K,
                       p.B.data(), p.K, 0.0f, C.data(), p.N);

@@ -33,19 +33,25 @@ struct Weights {
 
   cpu::WeightView view() const {
     switch (format) {
-      case WeightFormat::kF32: return cpu::WeightView::f32(f32.data(), n, k);
-      case WeightFormat::kBF16: return cpu::WeightView::bf16(u16.data(), n, k);
-      case WeightFormat::kInt8: return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
-      case WeightFormat::kQ4: return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
+      case WeightFormat::kF32:
+        return cpu::WeightView::f32(f32.data(), n, k);
+      case WeightFormat::kBF16:
+        return cpu::WeightView::bf16(u16.data(), n, k);
+      case WeightFormat::kInt8:
+        return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
+      case WeightFormat::kQ4:
+        return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
     }
     return {};
   }
 };
 
 Weights make_weights(WeightFormat f, int64_t n, int64_t k, uint32_t seed) {
-  Weights w{f, n, k, test::random_normal(static_cast<size_t>(n * k), seed, 0.0f, 0.05f), {}, {}, {}, {}, {}};
+  Weights w{f,  n,  k, test::random_normal(static_cast<size_t>(n * k), seed, 0.0f, 0.05f), {}, {},
+            {}, {}, {}};
   switch (f) {
-    case WeightFormat::kF32: break;
+    case WeightFormat::kF32:
+      break;
     case WeightFormat::kBF16:
       w.u16.resize(w.f32.size());
       for (size_t i = 0; i < w.f32.size(); ++i) w.u16[i] = f32_to_bf16(w.f32[i]);
@@ -69,7 +75,8 @@ struct Level {
   const char* cap;
   const char* name;
 };
-const Level kLevels[] = {{"AMX", "AMX"}, {"AVX3", "AVX512_VNNI"}, {"AVX2", "AVX2"}, {"EMU128", "scalar"}};
+const Level kLevels[] = {
+    {"AMX", "AMX"}, {"AVX3", "AVX512_VNNI"}, {"AVX2", "AVX2"}, {"EMU128", "scalar"}};
 
 class MatmulLevelTest : public ::testing::TestWithParam<Level> {
  protected:
@@ -129,8 +136,9 @@ void run_shapes(WeightFormat f, const std::vector<Shape>& shapes) {
 // Decode-sized products: every tile shape (1-4 activation rows x 1-4 weight rows) and tails.
 std::vector<Shape> small_shapes(bool q4) {
   std::vector<Shape> out;
-  const std::vector<int64_t> ks = q4 ? std::vector<int64_t>{32, 64, 96, 128, 160, 384, 2048}
-                                     : std::vector<int64_t>{1, 3, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1001};
+  const std::vector<int64_t> ks =
+      q4 ? std::vector<int64_t>{32, 64, 96, 128, 160, 384, 2048}
+         : std::vector<int64_t>{1, 3, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1001};
   for (int64_t M : {1, 2, 3, 4, 5, 8})
     for (int64_t N : {1, 2, 3, 5, 7, 33})
       for (int64_t K : ks) out.push_back({M, N, K});
@@ -145,7 +153,8 @@ std::vector<Shape> large_shapes(bool q4) {
   std::vector<Shape> out;
   for (int64_t M : {9, 16, 17, 33, 64, 257})
     for (int64_t N : {1, 15, 16, 17, 32, 33, 100})
-      for (int64_t K : q4 ? std::vector<int64_t>{32, 96, 256} : std::vector<int64_t>{1, 31, 32, 100, 256})
+      for (int64_t K :
+           q4 ? std::vector<int64_t>{32, 96, 256} : std::vector<int64_t>{1, 31, 32, 100, 256})
         out.push_back({M, N, K});
   out.push_back({257, 200, q4 ? 1408 : 1411});
   return out;
@@ -198,7 +207,8 @@ TEST_P(MatmulLevelTest, EpilogueMatchesTheScalarTwin) {
   const bool amx = cpu::active_matmul_isa() == "AMX";
   ThreadPool pool(2);
   const cpu::Act acts[] = {cpu::Act::kNone, cpu::Act::kGelu, cpu::Act::kGeluTanh, cpu::Act::kRelu};
-  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4}) {
+  for (WeightFormat f :
+       {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4}) {
     for (int64_t M : {1, 3, 40}) {
       const int64_t N = 37, K = 96, ldy = N + 2;
       const Weights w = make_weights(f, N, K, 7);
@@ -222,8 +232,10 @@ TEST_P(MatmulLevelTest, EpilogueMatchesTheScalarTwin) {
               const double scale = ref::abs_dot(w.view(), x.data() + m * K, n);
               double bound = (K + 4) * test::tol::kF32SumPerTerm * scale + 1e-6;
               const bool quantized = f == WeightFormat::kInt8 || f == WeightFormat::kQ4;
-              if (M <= cpu::kSmallM && quantized) bound += ref::q8_activation_bound(w.view(), x.data() + m * K, n);
-              if (M > cpu::kSmallM && amx && f != WeightFormat::kF32) bound += test::tol::kAmxRounding * scale;
+              if (M <= cpu::kSmallM && quantized)
+                bound += ref::q8_activation_bound(w.view(), x.data() + m * K, n);
+              if (M > cpu::kSmallM && amx && f != WeightFormat::kF32)
+                bound += test::tol::kAmxRounding * scale;
               bound = 1.2 * 0.75 * bound + test::tol::kGeluAbsPerMaxOneX * 4;
               EXPECT_NEAR(got[m * ldy + n], want[m * ldy + n], bound)
                   << weight_format_name(f) << " M=" << M << " act=" << int(act) << " beta=" << beta
@@ -306,7 +318,8 @@ TEST(Quantize, Q4LayoutOfAKnownBlock) {
 }
 
 TEST(Quantize, DequantizeRowsEqualsTheTwin) {
-  for (WeightFormat f : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4}) {
+  for (WeightFormat f :
+       {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4}) {
     const Weights w = make_weights(f, 5, 96, 3);
     std::vector<float> out(static_cast<size_t>(3 * 96));
     cpu::dequantize_rows(w.view(), 1, 4, out.data());

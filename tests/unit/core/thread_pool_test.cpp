@@ -32,9 +32,11 @@ TEST(ThreadPool, ParallelForCoversRangeExactly) {
 
 TEST(ThreadPool, PropagatesExceptions) {
   ThreadPool pool(2);
-  EXPECT_THROW(pool.run(10, [](size_t t) {
-    if (t == 7) throw std::runtime_error("task 7");
-  }), std::runtime_error);
+  EXPECT_THROW(pool.run(10,
+                        [](size_t t) {
+                          if (t == 7) throw std::runtime_error("task 7");
+                        }),
+               std::runtime_error);
   // Still usable afterwards.
   std::atomic<int> n{0};
   pool.run(10, [&](size_t) { n++; });
@@ -54,7 +56,9 @@ TEST(ThreadPool, NestedAndConcurrentCallersDoNotDeadlock) {
   EXPECT_EQ(total.load(), 2 * 100 * 4 * 3);
 }
 
-TEST(ThreadPool, PhysicalCoreCountIsPositive) { EXPECT_GE(physical_core_count(), 1u); }
+TEST(ThreadPool, PhysicalCoreCountIsPositive) {
+  EXPECT_GE(physical_core_count(), 1u);
+}
 
 }  // namespace
 }  // namespace blip2

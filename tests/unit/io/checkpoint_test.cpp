@@ -45,7 +45,8 @@ TEST(Checkpoint, ShapeMismatchNamesFullKeyAndBothShapes) {
   const std::string msg = error_of([&] {
     w.scope("qformer.encoder.layer", 1).get("attention.attention.query.weight", {768, 768});
   });
-  EXPECT_NE(msg.find("qformer.encoder.layer.1.attention.attention.query.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("qformer.encoder.layer.1.attention.attention.query.weight"), std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("[64, 64]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[768, 768]"), std::string::npos) << msg;
 }
@@ -53,7 +54,9 @@ TEST(Checkpoint, ShapeMismatchNamesFullKeyAndBothShapes) {
 TEST(Checkpoint, MissingTensorNamesKey) {
   auto ck = Checkpoint::open(test::data_path("opt-tiny"));
   WeightLoader w(ck);
-  const std::string msg = error_of([&] { w.scope("language_model").get("lm_head.weight", {1504, 64}); });
+  const std::string msg = error_of([&] {
+    w.scope("language_model").get("lm_head.weight", {1504, 64});
+  });
   EXPECT_NE(msg.find("language_model.lm_head.weight"), std::string::npos) << msg;
 }
 
@@ -66,8 +69,10 @@ TEST(Checkpoint, MissingFolderAndMissingShard) {
   std::ofstream(dir.file("model.safetensors.index.json"))
       << R"({"weight_map":{"x":"model-00001-of-00009.safetensors"}})";
   EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("missing"), std::string::npos);
-  std::ofstream(dir.file("model.safetensors.index.json")) << R"({"weight_map":{"x":"../../etc/passwd"}})";
-  EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("invalid shard"), std::string::npos);
+  std::ofstream(dir.file("model.safetensors.index.json"))
+      << R"({"weight_map":{"x":"../../etc/passwd"}})";
+  EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("invalid shard"),
+            std::string::npos);
   std::ofstream(dir.file("model.safetensors.index.json")) << R"({"weight_map":[1]})";
   EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("weight_map"), std::string::npos);
 }
@@ -75,8 +80,10 @@ TEST(Checkpoint, MissingFolderAndMissingShard) {
 TEST(Checkpoint, IndexPointingAtWrongShard) {
   TempDir dir;
   write_safetensors(dir.file("s1.safetensors"), {{"a", Tensor::from_floats({1}, {1})}});
-  std::ofstream(dir.file("model.safetensors.index.json")) << R"({"weight_map":{"b":"s1.safetensors"}})";
-  EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("has no such tensor"), std::string::npos);
+  std::ofstream(dir.file("model.safetensors.index.json"))
+      << R"({"weight_map":{"b":"s1.safetensors"}})";
+  EXPECT_NE(error_of([&] { Checkpoint::open(dir.path()); }).find("has no such tensor"),
+            std::string::npos);
 }
 
 }  // namespace

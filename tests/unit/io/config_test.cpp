@@ -72,7 +72,8 @@ TEST(Config, FixturesMatchTransformersDefaults) {
   for (const char* name : {"opt-tiny", "t5-tiny"}) {
     SCOPED_TRACE(name);
     const Blip2Config c = load_blip2_config(test::data_path(name));
-    expect_matches_full(c, test::load_json(test::data_path(std::string(name) + "/expected/config_full.json")));
+    expect_matches_full(
+        c, test::load_json(test::data_path(std::string(name) + "/expected/config_full.json")));
   }
 }
 
@@ -129,15 +130,19 @@ TEST(Config, BadValuesAreRejectedWithFieldNames) {
     }
     return std::string();
   };
-  EXPECT_NE(msg({{"vision_config", {{"hidden_size", "big"}}}}).find("vision_config.hidden_size"), std::string::npos);
-  EXPECT_NE(msg({{"vision_config", {{"hidden_size", 100}, {"num_attention_heads", 3}}}}).find("divisible"),
+  EXPECT_NE(msg({{"vision_config", {{"hidden_size", "big"}}}}).find("vision_config.hidden_size"),
+            std::string::npos);
+  EXPECT_NE(msg({{"vision_config", {{"hidden_size", 100}, {"num_attention_heads", 3}}}})
+                .find("divisible"),
             std::string::npos);
   EXPECT_NE(msg({{"vision_config", {{"image_size", 225}}}}).find("patch_size"), std::string::npos);
   EXPECT_NE(msg({{"text_config", {{"model_type", "llama"}}}}).find("llama"), std::string::npos);
   EXPECT_NE(msg({{"model_type", "clip"}}).find("not a BLIP-2"), std::string::npos);
   EXPECT_NE(msg({{"num_query_tokens", 0}}).find("num_query_tokens"), std::string::npos);
-  EXPECT_NE(msg({{"qformer_config", {{"num_hidden_layers", -1}}}}).find("num_hidden_layers"), std::string::npos);
-  EXPECT_NE(msg({{"text_config", {{"model_type", "opt"}, {"eos_token_id", 999999}}}}).find("outside the vocabulary"),
+  EXPECT_NE(msg({{"qformer_config", {{"num_hidden_layers", -1}}}}).find("num_hidden_layers"),
+            std::string::npos);
+  EXPECT_NE(msg({{"text_config", {{"model_type", "opt"}, {"eos_token_id", 999999}}}})
+                .find("outside the vocabulary"),
             std::string::npos);
   EXPECT_NE(msg(json::array()).find("not a JSON object"), std::string::npos);
 }

@@ -54,7 +54,8 @@ TEST(Safetensors, WriteThenReadRoundTripsEveryDtype) {
   ids.mutable_data<int64_t>()[2] = -7;
   Tensor strided = f.slice(1, 1, 3);  // non-contiguous input is written contiguously
   write_safetensors(dir.file("a.safetensors"),
-                    {{"f", f}, {"h", h}, {"b", b}, {"ids", ids}, {"s", strided}}, {{"format", "pt"}});
+                    {{"f", f}, {"h", h}, {"b", b}, {"ids", ids}, {"s", strided}},
+                    {{"format", "pt"}});
   auto st = SafetensorsFile::open(dir.file("a.safetensors"));
   EXPECT_EQ(st.tensors().size(), 5u);
   EXPECT_EQ(st.metadata().at("format"), "pt");
@@ -69,9 +70,10 @@ TEST(Safetensors, WriteThenReadRoundTripsEveryDtype) {
 
 TEST(Safetensors, EmptyTensorsAndZeroDims) {
   TempDir dir;
-  write_file(dir.file("e.safetensors"),
-             R"({"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-             std::string(4, '\0'));
+  write_file(
+      dir.file("e.safetensors"),
+      R"({"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+      std::string(4, '\0'));
   auto st = SafetensorsFile::open(dir.file("e.safetensors"));
   EXPECT_EQ(st.get("a").numel(), 0);
   EXPECT_EQ(st.get("b").numel(), 1);
