@@ -23,6 +23,18 @@ add_library(blip2_openblas INTERFACE)
 target_link_libraries(blip2_openblas INTERFACE ${BLIP2_OPENBLAS_LIB})
 target_include_directories(blip2_openblas SYSTEM INTERFACE ${BLIP2_CBLAS_INCLUDE})
 
+# oneDNN (Debian's libdnnl-dev, OpenMP runtime): its brgemm f32 matmul for products with few rows
+# (the LM prefill), where OpenBLAS's weight packing is not amortised. Located by hand: the
+# package's CMake config also demands OpenCL, which the CPU library does not need.
+find_library(BLIP2_DNNL_LIB NAMES dnnl)
+find_path(BLIP2_DNNL_INCLUDE NAMES oneapi/dnnl/dnnl.hpp)
+if(NOT BLIP2_DNNL_LIB OR NOT BLIP2_DNNL_INCLUDE)
+  message(FATAL_ERROR "oneDNN not found: run scripts/install-deps.sh (Debian package libdnnl-dev)")
+endif()
+add_library(blip2_dnnl INTERFACE)
+target_link_libraries(blip2_dnnl INTERFACE ${BLIP2_DNNL_LIB} gomp)  # gomp: omp_set_num_threads
+target_include_directories(blip2_dnnl SYSTEM INTERFACE ${BLIP2_DNNL_INCLUDE})
+
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp)

@@ -7,6 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libopenblas-pthread-dev  # f32 GEMM (its own threads are switched off: our pool owns the cores)
+  libdnnl-dev              # oneDNN: f32 products with few rows (LM prefill)
   libhwy-dev               # Highway: SIMD kernels with run-time ISA dispatch
   libjpeg62-turbo-dev libpng-dev libwebp-dev   # image decoders
   libpcre2-dev             # GPT-2 pre-tokenization regex (Unicode classes)

@@ -14,6 +14,7 @@
 
 #include "backend/cpu/blas.h"
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/dnnl_matmul.h"
 #include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/simd_internal.h"
 #include "core/error.h"
@@ -106,14 +107,13 @@ void matmul_f32(ThreadPool& pool, const WeightView& w, int64_t M, const float* x
   const float* W = static_cast<const float*>(w.data);
   prepare_blas();
   // Split along N in multiples of 16 columns (whole SIMD panels), else along M.
-  const int64_t threads = static_cast<int64_t>(pool.num_threads());
+  const bool use_dnnl = M <= kDnnlMaxRows && dnnl_matmul_enabled();
   const int64_t tasks_wanted = task_count(pool, M * N * K, std::max(N / 64, M));
   const bool by_n = N >= tasks_wanted * 64 || M == 1;
   int64_t block = by_n ? round_up((N + tasks_wanted - 1) / tasks_wanted, 16)
                        : (M + tasks_wanted - 1) / tasks_wanted;
   block = std::max<int64_t>(block, 1);
   const int64_t tasks = by_n ? (N + block - 1) / block : (M + block - 1) / block;
-  (void)threads;
   // With beta != 0 the product goes to scratch first so that the epilogue forms
   // y + (z + bias) as the unfused code did; with beta == 0 it is written in place.
   const bool direct = ep.beta == 0.0f;
@@ -125,7 +125,10 @@ void matmul_f32(ThreadPool& pool, const WeightView& w, int64_t M, const float* x
       out = static_cast<float*>(t_block.get(static_cast<size_t>(rows * cols) * sizeof(float)));
       ldo = cols;
     }
-    if (rows == 1) {
+    if (rows > 1 && rows <= kDnnlMaxRows && use_dnnl) {
+      dnnl_sgemm_nt(rows, cols, K, x + m0 * ldx, std::max(ldx, K), W + n0 * K, out,
+                    std::max(ldo, cols));
+    } else if (rows == 1) {
       cblas_sgemv(CblasRowMajor, CblasNoTrans, blas_int(cols), blas_int(K), 1.0f, W + n0 * K,
                   blas_int(K), x + m0 * ldx, 1, 0.0f, out, 1);
     } else {
