@@ -19,6 +19,7 @@
 #include "bench/stream_read.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "nn/weight_format.h"
 
 namespace blip2 {
 namespace {
@@ -32,65 +33,15 @@ ThreadPool& pool() {
   return p;
 }
 
-struct OwnedWeights {
-  WeightFormat format;
-  int64_t n, k;
-  std::vector<float> f32;
-  std::vector<uint16_t> u16;
-  std::vector<int8_t> i8;
-  std::vector<uint8_t> u8;
-  std::vector<float> scale;
-  std::vector<uint16_t> scale16;
-  cpu::WeightView view() const {
-    switch (format) {
-      case WeightFormat::kF32:
-        return cpu::WeightView::f32(f32.data(), n, k);
-      case WeightFormat::kBF16:
-        return cpu::WeightView::bf16(u16.data(), n, k);
-      case WeightFormat::kInt8:
-        return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
-      case WeightFormat::kQ4:
-        return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
-    }
-    return {};
-  }
-  size_t bytes() const {
-    return f32.size() * 4 + u16.size() * 2 + i8.size() + u8.size() + scale.size() * 4 +
-           scale16.size() * 2;
-  }
-};
-
-std::unique_ptr<OwnedWeights> make(WeightFormat f, int64_t n, int64_t k, uint32_t seed) {
-  auto w = std::make_unique<OwnedWeights>();
-  w->format = f;
-  w->n = n;
-  w->k = k;
+std::unique_ptr<FormattedWeight> make(WeightFormat f, int64_t n, int64_t k, uint32_t seed) {
   std::vector<float> src(static_cast<size_t>(n * k));
   uint32_t s = seed * 2654435761u + 1;
   for (auto& v : src) {
     s = s * 1664525u + 1013904223u;
     v = (static_cast<float>(s >> 8) / 16777216.0f - 0.5f) * 0.1f;
   }
-  switch (f) {
-    case WeightFormat::kF32:
-      w->f32 = std::move(src);
-      break;
-    case WeightFormat::kBF16:
-      w->u16.resize(src.size());
-      for (size_t i = 0; i < src.size(); ++i) w->u16[i] = f32_to_bf16(src[i]);
-      break;
-    case WeightFormat::kInt8:
-      w->i8.resize(src.size());
-      w->scale.resize(static_cast<size_t>(n));
-      cpu::quantize_int8_rows(src.data(), n, k, w->i8.data(), w->scale.data());
-      break;
-    case WeightFormat::kQ4:
-      w->u8.resize(src.size() / 2);
-      w->scale16.resize(static_cast<size_t>(n * k / 32));
-      cpu::quantize_q4_rows(src.data(), n, k, w->u8.data(), w->scale16.data());
-      break;
-  }
-  return w;
+  return std::make_unique<FormattedWeight>(
+      convert_weight(nullptr, Tensor::from_floats(src, {n, k}), f));
 }
 
 const WeightFormat kFormats[] = {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8,
@@ -102,7 +53,7 @@ void BM_decode(benchmark::State& state) {
   const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
   // Enough copies for > 1.5 GB of f32-equivalent traffic per cycle.
   const int64_t copies = std::max<int64_t>(2, (int64_t{3} << 29) / (N * K * 4));
-  std::vector<std::unique_ptr<OwnedWeights>> ws;
+  std::vector<std::unique_ptr<FormattedWeight>> ws;
   for (int64_t c = 0; c < copies; ++c) ws.push_back(make(f, N, K, static_cast<uint32_t>(c + 1)));
   std::vector<float> x(static_cast<size_t>(M * K), 0.5f), y(static_cast<size_t>(M * N));
   size_t i = 0, bytes = 0;

@@ -30,18 +30,7 @@ Linear Linear::from_weight(const WeightLoader& w, std::string_view name, const T
 }
 
 cpu::WeightView Linear::view() const {
-  const int64_t out = out_features(), in = in_features();
-  switch (format) {
-    case WeightFormat::kF32:
-      return cpu::WeightView::f32(weight.data<float>(), out, in);
-    case WeightFormat::kBF16:
-      return cpu::WeightView::bf16(weight.data<uint16_t>(), out, in);
-    case WeightFormat::kInt8:
-      return cpu::WeightView::int8(weight.data<int8_t>(), weight_scale.data<float>(), out, in);
-    case WeightFormat::kQ4:
-      return cpu::WeightView::q4(weight.data<uint8_t>(), weight_scale.data<uint16_t>(), out, in);
-  }
-  return {};
+  return weight_view(format, weight, weight_scale);
 }
 
 size_t Linear::weight_bytes() const {

@@ -27,6 +27,22 @@ WeightPolicy WeightPolicy::for_format(WeightFormat f) {
   return p;
 }
 
+cpu::WeightView weight_view(WeightFormat format, const Tensor& weight, const Tensor& scale) {
+  const int64_t out = weight.dim(0);
+  switch (format) {
+    case WeightFormat::kF32:
+      return cpu::WeightView::f32(weight.data<float>(), out, weight.dim(1));
+    case WeightFormat::kBF16:
+      return cpu::WeightView::bf16(weight.data<uint16_t>(), out, weight.dim(1));
+    case WeightFormat::kInt8:
+      return cpu::WeightView::int8(weight.data<int8_t>(), scale.data<float>(), out, weight.dim(1));
+    case WeightFormat::kQ4:
+      return cpu::WeightView::q4(weight.data<uint8_t>(), scale.data<uint16_t>(), out,
+                                 2 * weight.dim(1));
+  }
+  return {};
+}
+
 std::string WeightPolicy::describe() const {
   return str_cat("vision ", weight_format_name(vision), ", language model ",
                  weight_format_name(language_model), ", lm head ", weight_format_name(lm_head));

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/cpu/matmul.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -40,11 +41,17 @@ struct WeightPolicy {
   std::string describe() const;  // "vision bf16, language model bf16, lm head bf16"
 };
 
+// The kernels' view of a weight [out, in] held as `weight` / `scale` in `format` (stored form above).
+cpu::WeightView weight_view(WeightFormat format, const Tensor& weight, const Tensor& scale);
+
 // A weight [out, in] in one format. `weight` / `scale` as in the stored form above.
 struct FormattedWeight {
   WeightFormat format = WeightFormat::kF32;
   Tensor weight;
   Tensor scale;  // int8: F32 [out]; q4: F16 [out, in / 32]; undefined otherwise
+
+  cpu::WeightView view() const { return weight_view(format, weight, scale); }
+  size_t bytes() const { return weight.nbytes() + (scale.defined() ? scale.nbytes() : 0); }
 };
 
 // Converts `w` (F32, F16 or BF16 [out, in]) to `format`, splitting rows over `pool` (may be null).

@@ -14,60 +14,28 @@
 #include "backend/reference/matmul.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "nn/weight_format.h"
 #include "test_util.h"
 #include "tolerances.h"
 
 namespace blip2 {
 namespace {
 
-// Weights of one format made from random f32 by the quantisers under test.
+// Weights of one format made from random f32 by the quantisers under test (through
+// convert_weight, as the model loads them).
 struct Weights {
   WeightFormat format;
   int64_t n, k;
-  std::vector<float> f32;
-  std::vector<uint16_t> u16;
-  std::vector<int8_t> i8;
-  std::vector<uint8_t> u8;
-  std::vector<float> scale;
-  std::vector<uint16_t> scale16;
-
-  cpu::WeightView view() const {
-    switch (format) {
-      case WeightFormat::kF32:
-        return cpu::WeightView::f32(f32.data(), n, k);
-      case WeightFormat::kBF16:
-        return cpu::WeightView::bf16(u16.data(), n, k);
-      case WeightFormat::kInt8:
-        return cpu::WeightView::int8(i8.data(), scale.data(), n, k);
-      case WeightFormat::kQ4:
-        return cpu::WeightView::q4(u8.data(), scale16.data(), n, k);
-    }
-    return {};
-  }
+  FormattedWeight held;
+  cpu::WeightView view() const { return held.view(); }
 };
 
 Weights make_weights(WeightFormat f, int64_t n, int64_t k, uint32_t seed) {
-  Weights w{f,  n,  k, test::random_normal(static_cast<size_t>(n * k), seed, 0.0f, 0.05f), {}, {},
-            {}, {}, {}};
-  switch (f) {
-    case WeightFormat::kF32:
-      break;
-    case WeightFormat::kBF16:
-      w.u16.resize(w.f32.size());
-      for (size_t i = 0; i < w.f32.size(); ++i) w.u16[i] = f32_to_bf16(w.f32[i]);
-      break;
-    case WeightFormat::kInt8:
-      w.i8.resize(w.f32.size());
-      w.scale.resize(static_cast<size_t>(n));
-      cpu::quantize_int8_rows(w.f32.data(), n, k, w.i8.data(), w.scale.data());
-      break;
-    case WeightFormat::kQ4:
-      w.u8.resize(w.f32.size() / 2);
-      w.scale16.resize(static_cast<size_t>(n * k / 32));
-      cpu::quantize_q4_rows(w.f32.data(), n, k, w.u8.data(), w.scale16.data());
-      break;
-  }
-  return w;
+  const Tensor w = Tensor::from_floats(
+      test::random_normal(static_cast<size_t>(n * k), seed, 0.0f, 0.05f), {n, k});
+  Weights out{f, n, k, convert_weight(nullptr, w, f)};
+  EXPECT_EQ(out.held.format, f);  // q4 only for k % 32 == 0
+  return out;
 }
 
 // The matrix-kernel levels, as set_max_isa names them and as active_matmul_isa reports them.
