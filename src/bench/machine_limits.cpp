@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
 #include "bench/stream_read.h"
 #include "core/error.h"
 
@@ -144,11 +145,13 @@ GemmThroughput measure_gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, i
     a[i] = static_cast<float>(static_cast<int>(i * 7919 % 201) - 100) * 1e-3f;
   for (size_t i = 0; i < b.size(); ++i)
     b[i] = static_cast<float>(static_cast<int>(i * 104729 % 199) - 99) * 1e-4f;
-  cpu::gemm_nt(pool, m, n, k, a.data(), k, b.data(), k, c.data(), n);  // warm-up
+  // Through cpu::matmul, the path the model's f32 Linear layers take (b is the weight [n, k]).
+  const cpu::WeightView w = cpu::WeightView::f32(b.data(), n, k);
+  cpu::matmul(pool, w, m, a.data(), k, c.data(), n);  // warm-up
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < std::max(runs, 1); ++r) {
     const double t0 = now_seconds();
-    cpu::gemm_nt(pool, m, n, k, a.data(), k, b.data(), k, c.data(), n);
+    cpu::matmul(pool, w, m, a.data(), k, c.data(), n);
     best = std::min(best, now_seconds() - t0);
   }
   GemmThroughput g;

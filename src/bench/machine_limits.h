@@ -3,7 +3,7 @@
 //   - memory read bandwidth: a vectorised streaming read (SIMD loads, four accumulators) over a
 //     buffer far larger than the last-level cache, split over every thread of the pool; the best
 //     of several passes. Decode reads every weight once per token, so this bounds it.
-//   - f32 GEMM throughput: cpu::gemm_nt (OpenBLAS over the pool, as the models call it) at the
+//   - f32 GEMM throughput: cpu::matmul with f32 weights (as the models call it) at the
 //     vision encoder's MLP shape [257, 1408] x [6144, 1408]^T; the best of several runs.
 // And the process's peak resident memory.
 //
@@ -36,7 +36,7 @@ struct GemmThroughput {
   int runs = 0;
 };
 
-// C[m, n] = A[m, k] B[n, k]^T in f32 through cpu::gemm_nt.
+// C[m, n] = A[m, k] B[n, k]^T in f32 through cpu::matmul.
 GemmThroughput measure_gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, int runs = 8);
 
 // Bytes of the last-level cache (0 if unknown).

@@ -35,11 +35,6 @@ std::vector<float>& score_scratch(size_t n) {
   return scratch;
 }
 
-int blas_int(int64_t v) {
-  BLIP2_CHECK(v >= 0 && v <= INT32_MAX, "attention dimension ", v, " exceeds the BLAS int range");
-  return static_cast<int>(v);
-}
-
 // One (b, h) and query rows [i0, i1).
 void attend_block(const AttentionParams& p, int64_t b, int64_t h, int64_t i0, int64_t i1) {
   const int64_t rows = i1 - i0, D = p.head_dim;

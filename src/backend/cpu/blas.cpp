@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/error.h"
+
 extern "C" {
 // OpenBLAS's DYNAMIC_ARCH entry points (exported by every DYNAMIC_ARCH build; not in cblas.h).
 char* openblas_get_corename(void);
@@ -60,6 +62,11 @@ void prepare_blas() {
     return true;
   }();
   (void)done;
+}
+
+int blas_int(int64_t v) {
+  BLIP2_CHECK(v >= 0 && v <= INT32_MAX, "matrix dimension ", v, " exceeds the BLAS int range");
+  return static_cast<int>(v);
 }
 
 std::string blas_core_name() {

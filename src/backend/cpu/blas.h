@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <cstdint>
 #include <string>
 
 namespace blip2::cpu {
@@ -18,6 +19,9 @@ namespace blip2::cpu {
 // Cooperlake) through OpenBLAS's own OPENBLAS_CORETYPE mechanism. A user's OPENBLAS_CORETYPE is
 // respected.
 void prepare_blas();
+
+// A dimension as BLAS's int; Error(kInternal) if it does not fit (no BLIP-2 shape comes close).
+int blas_int(int64_t v);
 
 // The OpenBLAS kernel set in use ("Cooperlake", "Haswell", ...), after prepare_blas().
 std::string blas_core_name();

@@ -57,15 +57,6 @@ void ScaleRange(float* x, float s, size_t n) {
   Map(d, x, x, n, [vs](auto v) { return hn::Mul(v, vs); });
 }
 
-// y[rows, cols] += bias[cols].
-void AddBiasRows(float* y, const float* bias, int64_t rows, int64_t cols) {
-  const hn::ScalableTag<float> d;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* yr = y + r * cols;
-    Map2(d, yr, bias, yr, static_cast<size_t>(cols), [](auto u, auto v) { return hn::Add(u, v); });
-  }
-}
-
 // The matmul epilogue over rows: y = act(alpha * z * col_scale + bias + beta * y). z may be y.
 // The sum is formed in this order so that, with beta = 1, it equals y + (z + bias) computed by two
 // separate passes (the unfused order).
@@ -132,7 +123,6 @@ HWY_EXPORT(ReluRange);
 HWY_EXPORT(AddRange);
 HWY_EXPORT(MulRange);
 HWY_EXPORT(ScaleRange);
-HWY_EXPORT(AddBiasRows);
 HWY_EXPORT(EpilogueRows);
 
 void detail::epilogue_rows(const float* z, int64_t ldz, float* y, int64_t ldy, int64_t rows,
@@ -187,15 +177,6 @@ void mul(ThreadPool& pool, const float* a, const float* b, float* y, int64_t n) 
 
 void scale(float* x, float s, int64_t n) {
   if (n > 0) HWY_DYNAMIC_DISPATCH(ScaleRange)(x, s, static_cast<size_t>(n));
-}
-
-void add_bias(ThreadPool& pool, float* y, const float* bias, int64_t M, int64_t N) {
-  if (M <= 0 || N <= 0) return;
-  const auto fn = HWY_DYNAMIC_DISPATCH(AddBiasRows);
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, int64_t(kGrainLight) / N));
-  pool.parallel_for(static_cast<size_t>(M), grain, [&](size_t r0, size_t r1) {
-    fn(y + static_cast<int64_t>(r0) * N, bias, static_cast<int64_t>(r1 - r0), N);
-  });
 }
 
 // A gather of whole rows: memcpy is already the fastest copy there is.

@@ -13,19 +13,7 @@
 
 namespace blip2::cpu {
 
-// ----------------------------------------------------------------------------- matrix multiply
-// C[M,N] = alpha * A[M,K] · B[N,K]^T + beta * C.  B is a PyTorch Linear weight [out, in].
-// Uses OpenBLAS sgemm (serial build), split across the pool along N (or M when N is small).
-void gemm_nt(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-             const float* B, int64_t ldb, float* C, int64_t ldc, float alpha = 1.0f,
-             float beta = 0.0f);
-// C[M,N] = alpha * A[M,K] · B[K,N] + beta * C.
-void gemm_nn(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-             const float* B, int64_t ldb, float* C, int64_t ldc, float alpha = 1.0f,
-             float beta = 0.0f);
-
-// y[M,N] += bias[N] for every row.
-void add_bias(ThreadPool& pool, float* y, const float* bias, int64_t M, int64_t N);
+// Matrix products against Linear weights (f32 or reduced formats) are in backend/cpu/matmul.h.
 
 // ----------------------------------------------------------------------------- normalisation
 // y = (x - mean) / sqrt(var + eps) * weight + bias, per row of length `cols` (biased variance,

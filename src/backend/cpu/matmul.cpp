@@ -53,11 +53,6 @@ thread_local Scratch t_z;      // caller: raw products of the small-M path
 thread_local Scratch t_panel;  // worker: a dequantised / converted weight panel
 thread_local Scratch t_block;  // worker: raw products of one block
 
-int blas_int(int64_t v) {
-  BLIP2_CHECK(v >= 0 && v <= INT32_MAX, "matrix dimension ", v, " exceeds the BLAS int range");
-  return static_cast<int>(v);
-}
-
 int64_t round_up(int64_t v, int64_t m) {
   return (v + m - 1) / m * m;
 }

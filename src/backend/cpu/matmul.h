@@ -17,8 +17,8 @@
 //          (the layout of llama.cpp's Q4_0, with the scales kept in a separate tensor)
 //
 // How each product is computed (the level: cpu_features.h):
-//   - f32: OpenBLAS sgemm, split over the pool (as gemm_nt); products of 2..64 rows on AVX-512
-//     machines (the LM prefill) go to oneDNN's brgemm instead (dnnl_matmul.h).
+//   - f32: OpenBLAS sgemm (sgemv for one row), split over the pool; products of 2..64 rows on
+//     AVX-512 machines (the LM prefill) go to oneDNN's brgemm instead (dnnl_matmul.h).
 //   - bf16 / int8 / q4 with few rows (decode steps; M <= kSmallM): kernels that stream the weights
 //     once for all rows. bf16 widens the weights to f32 (exact) and multiplies f32 activations.
 //     int8 and q4 quantise each activation row to int8 in blocks of 32 with one f32 scale per

@@ -23,23 +23,6 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   }
 }
 
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc, float alpha, float beta) {
-  for (int64_t m = 0; m < M; ++m) {
-    for (int64_t n = 0; n < N; ++n) {
-      double acc = 0.0;
-      for (int64_t k = 0; k < K; ++k) acc += double(A[m * lda + k]) * double(B[k * ldb + n]);
-      float& c = C[m * ldc + n];
-      c = static_cast<float>(alpha * acc + (beta == 0.0f ? 0.0 : double(beta) * c));
-    }
-  }
-}
-
-void add_bias(float* y, const float* bias, int64_t M, int64_t N) {
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) y[m * N + n] += bias[n];
-}
-
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t rows,
                 int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; ++r) {

@@ -21,12 +21,6 @@ using cpu::AttentionParams;
 // as BLAS does.
 void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
-// C[M,N] = alpha * A[M,K] · B[K,N] + beta * C.
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
-// y[M,N] += bias[N].
-void add_bias(float* y, const float* bias, int64_t M, int64_t N);
-
 // torch.nn.LayerNorm over rows of `cols` (biased variance); weight/bias may be null.
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t rows,
                 int64_t cols, float eps);

@@ -178,20 +178,6 @@ TEST_P(Elementwise, ReluAddMulScaleAreExact) {
   }
 }
 
-TEST_P(Elementwise, AddBiasIsExact) {
-  ThreadPool pool(2);
-  for (int64_t N : {1, 3, 17, 63, 1001}) {
-    for (int64_t M : {1, 5, 300}) {
-      auto got = test::random_normal(static_cast<size_t>(M * N), 14);
-      const auto bias = test::random_normal(static_cast<size_t>(N), 15);
-      auto want = got;
-      cpu::add_bias(pool, got.data(), bias.data(), M, N);
-      ref::add_bias(want.data(), bias.data(), M, N);
-      EXPECT_TRUE(all_near(got, want, 0.0, 0.0)) << "M=" << M << " N=" << N;
-    }
-  }
-}
-
 TEST(Embedding, GathersRows) {
   const int64_t dim = 13, rows = 50;
   const auto table = test::random_normal(static_cast<size_t>(rows * dim), 16);

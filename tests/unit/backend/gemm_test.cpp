@@ -1,5 +1,5 @@
-// GEMM through OpenBLAS against the double-precision triple loop, and the thread safety of
-// concurrent BLAS calls.
+// f32 products (cpu::matmul over OpenBLAS / oneDNN) against the double-precision triple loop, and
+// the thread safety of concurrent BLAS calls.
 #include <cblas.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/blas.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
 #include "backend/reference/kernels.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -34,86 +36,79 @@ double gemm_atol(int64_t K) {
   return test::tol::kGemmAbsPerSqrtK * std::sqrt(double(K));
 }
 
-enum class Layout { kNT, kNN };
-
-void check_gemm(Layout layout, ThreadPool& pool, GemmShape s, int64_t pad, float alpha,
-                float beta) {
+// y = alpha * x W^T + beta * y through cpu::matmul with f32 weights (OpenBLAS, or oneDNN for 2-64
+// rows on AVX-512) against the double-precision loop.
+void check_f32_matmul(ThreadPool& pool, GemmShape s, int64_t pad, float alpha, float beta) {
   const auto [M, N, K] = s;
   // Row strides wider than the rows (pad > 0), and every matrix starting one float past an
-  // aligned address.
-  const int64_t lda = K + pad, ldc = N + pad;
-  const int64_t ldb = (layout == Layout::kNT ? K : N) + pad;
-  const int64_t b_rows = layout == Layout::kNT ? N : K;
-  const auto A = test::random_normal(static_cast<size_t>(M * lda + 1), 1);
-  const auto B = test::random_normal(static_cast<size_t>(b_rows * ldb + 1), 2);
-  auto C0 = test::random_normal(static_cast<size_t>(M * ldc + 1), 3);
-  if (beta == 0.0f) {  // beta == 0 must overwrite, never read, C
-    for (auto& c : C0) c = std::numeric_limits<float>::quiet_NaN();
+  // aligned address. Weight rows are contiguous, as a Linear weight's are.
+  const int64_t ldx = K + pad, ldy = N + pad;
+  const auto x = test::random_normal(static_cast<size_t>(M * ldx + 1), 1);
+  const auto w = test::random_normal(static_cast<size_t>(N * K + 1), 2);
+  auto y0 = test::random_normal(static_cast<size_t>(M * ldy + 1), 3);
+  if (beta == 0.0f) {  // beta == 0 must overwrite, never read, y
+    for (auto& v : y0) v = std::numeric_limits<float>::quiet_NaN();
   }
-  auto got = C0, want = C0;
-  if (layout == Layout::kNT) {
-    cpu::gemm_nt(pool, M, N, K, A.data() + 1, lda, B.data() + 1, ldb, got.data() + 1, ldc, alpha,
-                 beta);
-    ref::gemm_nt(M, N, K, A.data() + 1, lda, B.data() + 1, ldb, want.data() + 1, ldc, alpha, beta);
-  } else {
-    cpu::gemm_nn(pool, M, N, K, A.data() + 1, lda, B.data() + 1, ldb, got.data() + 1, ldc, alpha,
-                 beta);
-    ref::gemm_nn(M, N, K, A.data() + 1, lda, B.data() + 1, ldb, want.data() + 1, ldc, alpha, beta);
-  }
+  auto got = y0, want = y0;
+  cpu::MatmulEpilogue ep;
+  ep.alpha = alpha;
+  ep.beta = beta;
+  cpu::matmul(pool, cpu::WeightView::f32(w.data() + 1, N, K), M, x.data() + 1, ldx, got.data() + 1,
+              ldy, ep);
+  ref::gemm_nt(M, N, K, x.data() + 1, ldx, w.data() + 1, K, want.data() + 1, ldy, alpha, beta);
   // Compare whole buffers: the padding between rows must be left untouched too.
   EXPECT_TRUE(test::all_near(got, want, gemm_atol(K), test::tol::kGemmRel))
-      << (layout == Layout::kNT ? "gemm_nt" : "gemm_nn") << " M=" << M << " N=" << N << " K=" << K
-      << " pad=" << pad << " alpha=" << alpha << " beta=" << beta
-      << " threads=" << pool.num_threads();
+      << "M=" << M << " N=" << N << " K=" << K << " pad=" << pad << " alpha=" << alpha
+      << " beta=" << beta << " threads=" << pool.num_threads() << " path "
+      << cpu::active_matmul_isa();
 }
 
-TEST(Gemm, NtMatchesReference) {
+TEST(Gemm, F32MatmulMatchesReference) {
   for (size_t threads : {1u, 2u, 3u}) {
     ThreadPool pool(threads);
     for (const auto& s : kShapes) {
-      check_gemm(Layout::kNT, pool, s, 0, 1.0f, 0.0f);
-      check_gemm(Layout::kNT, pool, s, 3, 0.5f, 0.25f);
+      check_f32_matmul(pool, s, 0, 1.0f, 0.0f);
+      check_f32_matmul(pool, s, 3, 0.5f, 0.25f);
+      check_f32_matmul(pool, s, 5, -2.0f, 1.0f);
     }
   }
 }
 
-TEST(Gemm, NnMatchesReference) {
-  for (size_t threads : {1u, 2u, 3u}) {
-    ThreadPool pool(threads);
-    for (const auto& s : kShapes) {
-      check_gemm(Layout::kNN, pool, s, 0, 1.0f, 0.0f);
-      check_gemm(Layout::kNN, pool, s, 5, -2.0f, 1.0f);
-    }
-  }
-}
-
-TEST(Gemm, ZeroKScalesC) {
+TEST(Gemm, F32MatmulWithoutOneDnnMatchesReference) {
+  cpu::set_max_isa("AVX2");  // OpenBLAS for every row count
   ThreadPool pool(2);
-  std::vector<float> C = {1, 2, 3, 4, 5, 6};
-  cpu::gemm_nt(pool, 2, 3, 0, nullptr, 1, nullptr, 1, C.data(), 3, 1.0f, 0.5f);
-  EXPECT_EQ(C, (std::vector<float>{0.5f, 1, 1.5f, 2, 2.5f, 3}));
-  cpu::gemm_nn(pool, 2, 3, 0, nullptr, 1, nullptr, 3, C.data(), 3, 1.0f, 0.0f);
-  EXPECT_EQ(C, std::vector<float>(6, 0.0f));
+  for (const auto& s : kShapes) check_f32_matmul(pool, s, 3, 0.5f, 0.25f);
+  cpu::set_max_isa("best");
+}
+
+TEST(Gemm, ZeroKLeavesTheEpilogueOfZeros) {
+  ThreadPool pool(2);
+  std::vector<float> y = {1, 2, 3, 4, 5, 6};
+  cpu::MatmulEpilogue ep;
+  ep.beta = 0.5f;
+  cpu::matmul(pool, cpu::WeightView::f32(nullptr, 3, 0), 2, nullptr, 1, y.data(), 3, ep);
+  EXPECT_EQ(y, (std::vector<float>{0.5f, 1, 1.5f, 2, 2.5f, 3}));
+  cpu::matmul(pool, cpu::WeightView::f32(nullptr, 3, 0), 2, nullptr, 1, y.data(), 3);
+  EXPECT_EQ(y, std::vector<float>(6, 0.0f));
 }
 
 TEST(Gemm, OverlappingRowStridesAreRejected) {
   ThreadPool pool(1);
-  std::vector<float> A(64), B(64), C(64);
-  EXPECT_THROW(cpu::gemm_nt(pool, 4, 4, 4, A.data(), 2, B.data(), 4, C.data(), 4), Error);
+  std::vector<float> x(64), w(64), y(64);
+  EXPECT_THROW(cpu::matmul(pool, cpu::WeightView::f32(w.data(), 4, 4), 4, x.data(), 2, y.data(), 4),
+               Error);
+  EXPECT_THROW(cpu::matmul(pool, cpu::WeightView::f32(w.data(), 4, 4), 4, x.data(), 4, y.data(), 2),
+               Error);
 }
 
 // The pool calls BLAS from every worker at once, so concurrent calls must be safe. Debian's
 // *serial* OpenBLAS is not (its buffer allocator races: wrong results under contention), which is
-// why we link the pthread flavour with its own threading switched off (cpu::gemm_nt does that).
+// why we link the pthread flavour with its own threading switched off (cpu::prepare_blas).
 // More threads than cores force preemption inside BLAS calls; small products and matrix-vector
 // products (attention's shapes) are the ones that raced. Each result is compared bit for bit with
 // the same product computed alone beforehand.
 TEST(Gemm, ConcurrentBlasCallsAreSafe) {
-  ThreadPool init_pool(1);  // the first kernel call configures BLAS for concurrent use
-  {
-    std::vector<float> a(4, 1.0f), c(4);
-    cpu::gemm_nt(init_pool, 2, 2, 2, a.data(), 2, a.data(), 2, c.data(), 2);
-  }
+  cpu::prepare_blas();  // what every kernel does before its first BLAS call
   struct Problem {
     int M, N, K;
     std::vector<float> A, B, C;
