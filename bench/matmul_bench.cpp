@@ -68,9 +68,9 @@ void BM_decode(benchmark::State& state) {
   state.SetLabel(std::string(weight_format_name(f)) + " " + cpu::active_matmul_isa());
 }
 
-// The same products with one weight matrix small enough to stay in the L2 cache: the kernels'
-// compute speed without memory stalls (weights per second -> `Gweights_per_s`).
-void BM_decode_hot(benchmark::State& state) {
+// Repeated products against one weight matrix (it stays in cache if it fits); returns the
+// product count.
+int64_t run_hot(benchmark::State& state) {
   const auto f = kFormats[state.range(0)];
   const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
   const auto w = make(f, N, K, 1);
@@ -79,23 +79,23 @@ void BM_decode_hot(benchmark::State& state) {
     cpu::matmul(pool(), w->view(), M, x.data(), K, y.data(), N);
     benchmark::ClobberMemory();
   }
-  state.counters["Gweights_per_s"] =
-      benchmark::Counter(double(N) * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(std::string(weight_format_name(f)) + " " + cpu::active_matmul_isa());
+  return static_cast<int64_t>(state.iterations());
+}
+
+// Decode shapes with a weight matrix small enough to stay in the L2 cache: the kernels' compute
+// speed without memory stalls (weights per second -> `Gweights_per_s`).
+void BM_decode_hot(benchmark::State& state) {
+  const double products = static_cast<double>(run_hot(state));
+  state.counters["Gweights_per_s"] = benchmark::Counter(
+      double(state.range(2)) * state.range(3) * products / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_many_rows(benchmark::State& state) {
-  const auto f = kFormats[state.range(0)];
-  const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
-  const auto w = make(f, N, K, 1);
-  std::vector<float> x(static_cast<size_t>(M * K), 0.5f), y(static_cast<size_t>(M * N));
-  for (auto _ : state) {
-    cpu::matmul(pool(), w->view(), M, x.data(), K, y.data(), N);
-    benchmark::ClobberMemory();
-  }
+  const double products = static_cast<double>(run_hot(state));
   state.counters["GFLOPs"] =
-      benchmark::Counter(2.0 * M * N * K * state.iterations() / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(weight_format_name(f)) + " " + cpu::active_matmul_isa());
+      benchmark::Counter(2.0 * state.range(1) * state.range(2) * state.range(3) * products / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 
 // The streaming read `blip2 bench` measures bandwidth with, over the pool's threads.
