@@ -29,6 +29,21 @@ Linear Linear::from_weight(const WeightLoader& w, std::string_view name, const T
   return l;
 }
 
+Linear Linear::load_head(const WeightLoader& w, std::string_view name, const Tensor& tied,
+                         bool tie_word_embeddings, int64_t d, int64_t vocab, WeightFormat format) {
+  const std::string weight = std::string(name) + ".weight";
+  if (!tie_word_embeddings || (w.has(weight) && stored_weight_format(w, name)))
+    return load(w, name, d, vocab, false, format);
+  Linear head;
+  if (format == WeightFormat::kF32) {
+    head.weight = tied;
+    return head;
+  }
+  head = from_weight(w, name, tied, format);
+  w.release(tied);
+  return head;
+}
+
 cpu::WeightView Linear::view() const {
   return weight_view(format, weight, weight_scale);
 }

@@ -40,6 +40,12 @@ struct Linear {
   // (WeightLoader::record_converted).
   static Linear from_weight(const WeightLoader& w, std::string_view name, const Tensor& weight,
                             WeightFormat format);
+  // A language-model head "<name>" [vocab, d] (no bias). Untied: its own weight. Tied: the
+  // embedding table `tied` itself in f32, or a copy in `format` (decoding reads all of it every
+  // step; the table's pages are released, the lookups bring back the rows they use) - unless a
+  // quantised folder (`blip2 quantize`) stored that copy as "<name>.*", which is then used.
+  static Linear load_head(const WeightLoader& w, std::string_view name, const Tensor& tied,
+                          bool tie_word_embeddings, int64_t d, int64_t vocab, WeightFormat format);
 
   // y[rows, out] = x[rows, in] W^T + b (rows contiguous).
   void forward(ThreadPool& pool, const float* x, int64_t rows, float* y) const;

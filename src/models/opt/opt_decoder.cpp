@@ -39,18 +39,9 @@ std::unique_ptr<OptModel> OptModel::load(const WeightLoader& w, const OptConfig&
   if (c.do_layer_norm_before && !c.remove_final_layer_norm)
     m->final_layer_norm = LayerNorm::load(dec, "final_layer_norm", D, 1e-5);
   // OPTForCausalLM ties lm_head to embed_tokens when tie_word_embeddings (the default), whatever
-  // the checkpoint stores; transformers omits the tied copy when saving. In a reduced-precision
-  // format the head gets its own copy in that format (decoding reads all of it every step),
-  // which a quantised folder (`blip2 quantize`) stores as language_model.lm_head.*.
-  if (!c.tie_word_embeddings || (w.has("lm_head.weight") && stored_weight_format(w, "lm_head"))) {
-    m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
-  } else if (policy.lm_head == WeightFormat::kF32) {
-    m->lm_head.weight = m->embed_tokens;
-  } else {
-    m->lm_head = Linear::from_weight(w, "lm_head", m->embed_tokens, policy.lm_head);
-    // The embeddings are read a row per token from now on; their pages come back on use.
-    dec.release(m->embed_tokens);
-  }
+  // the checkpoint stores; transformers omits the tied copy when saving.
+  m->lm_head =
+      Linear::load_head(w, "lm_head", m->embed_tokens, c.tie_word_embeddings, D, V, policy.lm_head);
   m->activation = activation_from_name(c.activation_function);
   return m;
 }

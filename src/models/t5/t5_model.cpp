@@ -87,20 +87,11 @@ std::unique_ptr<T5Model> T5Model::load(const WeightLoader& w, const T5Config& c,
   m->shared = w.get("shared.weight", {V, D});
   const WeightFormat fmt = policy.language_model;
   // T5ForConditionalGeneration ties lm_head to `shared` and rescales the decoder output by
-  // d_model^-0.5 when tie_word_embeddings; FlanT5 is untied (no rescaling). A quantised folder
-  // (`blip2 quantize`) stores the head of a tied model as its own quantised tensor.
-  if (c.tie_word_embeddings) {
+  // d_model^-0.5 when tie_word_embeddings; FlanT5 is untied (no rescaling).
+  if (c.tie_word_embeddings)
     m->lm_head_scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
-    if (w.has("lm_head.weight") && stored_weight_format(w, "lm_head")) {
-      m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
-    } else if (policy.lm_head == WeightFormat::kF32) {
-      m->lm_head.weight = m->shared;
-    } else {
-      m->lm_head = Linear::from_weight(w, "lm_head", m->shared, policy.lm_head);
-    }
-  } else {
-    m->lm_head = Linear::load(w, "lm_head", D, V, false, policy.lm_head);
-  }
+  m->lm_head =
+      Linear::load_head(w, "lm_head", m->shared, c.tie_word_embeddings, D, V, policy.lm_head);
   m->activation = activation_from_name(c.dense_act_fn);
 
   const WeightLoader enc = w.scope("encoder");
